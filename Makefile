@@ -1,0 +1,61 @@
+# nubo: `make run` sets up a fresh Debian machine and starts the cloud;
+# `make test` sets up and runs every test layer this machine supports.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= /var/lib/nubo
+BIND   ?= 127.0.0.1:8770
+
+# Debian packages nubo uses (installed only when missing).
+APT_PACKAGES := python3 python3-venv python3-dev gcc iproute2 postgresql
+
+.PHONY: run test lint typecheck bench system-deps venv unit functional compat clean
+
+run: system-deps venv
+	$(BIN)/nubo up --data-dir $(DATA) --bind $(BIND)
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+functional: system-deps venv
+	$(BIN)/pytest -q tests/functional
+
+compat: system-deps venv
+	$(BIN)/python tests/compat/run.py
+
+test: system-deps venv lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional
+	$(BIN)/python tests/compat/run.py
+
+bench: system-deps venv
+	$(BIN)/python bench/identity.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The shared HTTP framework every nubo service is served by."""

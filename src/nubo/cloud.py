@@ -1,0 +1,151 @@
+"""Assembling the cloud: data dir, database, keys, bootstrap, services, the ASGI app."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nubo.api.app import NuboApp
+from nubo.api.policy import PolicyEngine
+from nubo.api.routing import Service
+from nubo.config import Config
+from nubo.db import migrate
+from nubo.db.engine import Database
+from nubo.identity import policies as identity_policies
+from nubo.identity.api import build_service as identity_service
+from nubo.identity.api import versions as identity_versions
+from nubo.identity.bootstrap import bootstrap
+from nubo.identity.service import Identity
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """A service as the catalog lists it."""
+
+    type: str
+    name: str
+    path: str  # appended to the base URL for the catalog endpoint
+
+
+CATALOG = [ServiceEntry("identity", "keystone", "/identity")]
+
+
+class Cloud:
+    """Everything ``nubo up`` runs in one process."""
+
+    def __init__(self, config: Config, say: Say = lambda _m: None) -> None:
+        self.config = config
+        self.say = say
+        self.data = Path(config.data_dir)
+        self.db: Database | None = None
+        self.identity: Identity | None = None
+
+    def prepare(self) -> None:
+        """Idempotent first-start work: directories, schema, keys, bootstrap, catalog."""
+        cfg = self.config
+        self.data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.say(f"data directory {self.data}")
+        self.db = Database(cfg.database_url)
+        self.say(f"database {_redact(cfg.database_url)} ({self.db.dialect}): migrating")
+        migrate.upgrade(self.db.engine)
+        self.identity = Identity(cfg, self.db)
+        self.identity.setup_keys()
+        self.say("token and credential keys ready")
+        saved = self._saved_passwords()
+        result = bootstrap(
+            self.identity,
+            cfg.identity.admin_password or saved.get("nubo", ""),
+            cfg.identity.demo_password or saved.get("nubo-demo", ""),
+            self.say,
+        )
+        for entry in CATALOG:
+            self.identity.catalog.register(
+                entry.type, entry.name, cfg.base_url + entry.path, cfg.identity.region
+            )
+        self.say("catalog: " + ", ".join(e.type for e in CATALOG))
+        self._write_clouds_yaml(result.admin.password, result.demo.password)
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.data / "clouds.yaml"
+
+    @property
+    def auth_url(self) -> str:
+        return self.config.base_url + "/identity/v3"
+
+    def _saved_passwords(self) -> dict[str, str]:
+        try:
+            doc = yaml.safe_load(self.clouds_yaml.read_text()) or {}
+            return {name: c["auth"]["password"] for name, c in doc.get("clouds", {}).items()}
+        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def _write_clouds_yaml(self, admin_password: str, demo_password: str) -> None:
+        def cloud(user: str, password: str, project: str, system: bool = False) -> dict[str, Any]:
+            return {
+                "auth": {
+                    "auth_url": self.auth_url,
+                    "username": user,
+                    "password": password,
+                    "project_name": project,
+                    "user_domain_id": "default",
+                    "project_domain_id": "default",
+                },
+                "region_name": self.config.identity.region,
+                "interface": "public",
+                "identity_api_version": 3,
+            }
+
+        doc = {
+            "clouds": {
+                "nubo": cloud("admin", admin_password, "admin"),
+                "nubo-demo": cloud("demo", demo_password, "demo"),
+            }
+        }
+        tmp = self.clouds_yaml.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(doc, f, sort_keys=False)
+        os.replace(tmp, self.clouds_yaml)
+        self.say(f"credentials written to {self.clouds_yaml}")
+
+    def services(self) -> list[Service]:
+        return [identity_service()]
+
+    def app(self) -> NuboApp:
+        assert self.identity is not None, "prepare() first"
+        policy = PolicyEngine(self.data / "policy.yaml")
+        policy.register(identity_policies.RULES)
+        return NuboApp(
+            services=self.services(),
+            policy=policy,
+            authenticator=self.identity.auth,
+            max_body_bytes=self.config.api.max_body_bytes,
+            root=identity_versions,
+            access_log_enabled=self.config.api.access_log,
+            state={"identity": self.identity, "config": self.config},
+        )
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.dispose()
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

@@ -1,0 +1,229 @@
+"""The one nubo configuration: a TOML file plus ``NUBO_<SECTION>_<KEY>`` overrides.
+
+Every option has a default that works on one machine. The configuration is parsed
+once at start (``load``) and passed down explicitly; nothing reads it at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """The configuration file or an override is not valid."""
+
+
+def _opt(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass
+class ApiConfig:
+    bind: str = _opt("127.0.0.1:8770", "HOST:PORT the single API listener binds to.")
+    public_url: str = _opt(
+        "",
+        "Base URL clients use to reach the API (catalog endpoints are built from it). "
+        "Empty: http://<bind>.",
+    )
+    max_body_bytes: int = _opt(1048576, "Largest JSON request body accepted, in bytes.")
+    access_log: bool = _opt(True, "Write one log line per request.")
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = _opt(
+        "",
+        "SQLAlchemy URL of the database. Empty: SQLite (WAL) at <data_dir>/nubo.db. "
+        "postgresql://user:pass@host/db runs nubo on PostgreSQL.",
+    )
+
+
+@dataclass
+class IdentityConfig:
+    region: str = _opt("RegionOne", "Region the catalog endpoints are registered in.")
+    admin_password: str = _opt(
+        "", "Password of the bootstrap admin user. Empty: generated once and kept."
+    )
+    demo_password: str = _opt(
+        "", "Password of the bootstrap demo user. Empty: generated once and kept."
+    )
+    token_expiration: int = _opt(3600, "Lifetime of a token, in seconds.")
+    allow_expired_window: int = _opt(
+        172800, "Seconds after expiry a service may still validate a token with allow_expired."
+    )
+    password_hash_rounds: int = _opt(12, "bcrypt cost factor for stored passwords.")
+    max_active_keys: int = _opt(3, "Fernet keys kept in the key repository (rotation).")
+    token_cache_size: int = _opt(10000, "Validated tokens kept in memory per process.")
+    token_cache_seconds: int = _opt(
+        300, "How long a validated token stays cached in a process that did not see a change."
+    )
+    password_cache_size: int = _opt(
+        1024,
+        "Successful password checks remembered in memory (keyed by an HMAC under a "
+        "per-process secret), so repeated logins skip bcrypt. 0 disables.",
+    )
+    minimum_password_age: int = _opt(0, "Days a user must keep a password before changing it.")
+    password_expires_days: int = _opt(0, "Days a password stays valid; 0 never expires.")
+
+
+@dataclass
+class LoggingConfig:
+    level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
+    file: str = _opt("", "Log file. Empty: <data_dir>/nubo.log when detached, else stderr.")
+
+
+@dataclass
+class Config:
+    data_dir: str = _opt("/var/lib/nubo", "Directory holding the database, keys and files.")
+    api: ApiConfig = field(default_factory=ApiConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_path / 'nubo.db'}"
+
+    @property
+    def bind_host(self) -> str:
+        return self.api.bind.rsplit(":", 1)[0]
+
+    @property
+    def bind_port(self) -> int:
+        return int(self.api.bind.rsplit(":", 1)[1])
+
+    @property
+    def base_url(self) -> str:
+        if self.api.public_url:
+            return self.api.public_url.rstrip("/")
+        host = self.bind_host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.bind_port}"
+
+
+def _sections(cfg: Config) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "data_dir"}
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
+            return value.lower() in ("1", "true", "yes", "on")
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif kind is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+
+
+def _set(section: Any, key: str, value: Any, where: str) -> None:
+    hints = typing.get_type_hints(type(section))
+    names = {f.name for f in dataclasses.fields(section)}
+    if key not in names:
+        raise ConfigError(f"{where}: unknown option")
+    setattr(section, key, _coerce(value, hints[key], where))
+
+
+def load(
+    path: str | os.PathLike[str] | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Config:
+    """Build the configuration from defaults, the TOML file, the environment and overrides.
+
+    ``overrides`` take dotted keys with ``__`` for the dot (``api__bind="..."``) and
+    win over everything; they carry command-line flags.
+    """
+    env = os.environ if env is None else env
+    cfg = Config()
+    data_dir = overrides.pop("data_dir", None) or env.get("NUBO_DATA_DIR")
+    if data_dir:
+        cfg.data_dir = str(data_dir)
+    if path is None:
+        path = env.get("NUBO_CONFIG") or (Path(cfg.data_dir) / "nubo.toml")
+        if not Path(path).exists():
+            path = None
+    if path is not None:
+        try:
+            doc = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        sections = _sections(cfg)
+        for name, values in doc.items():
+            if name == "data_dir" and not data_dir:
+                cfg.data_dir = _coerce(values, str, "data_dir")
+                continue
+            if name not in sections or not isinstance(values, dict):
+                raise ConfigError(f"{path}: unknown section [{name}]")
+            for key, value in values.items():
+                _set(sections[name], key, value, f"{path}: {name}.{key}")
+    for name, section in _sections(cfg).items():
+        for f in dataclasses.fields(section):
+            var = f"NUBO_{name}_{f.name}".upper()
+            if var in env:
+                _set(section, f.name, env[var], var)
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        name, key = dotted.split("__", 1)
+        _set(_sections(cfg)[name], key, value, f"--{name}.{key}")
+    if ":" not in cfg.api.bind:
+        raise ConfigError(f"api.bind: expected HOST:PORT, got {cfg.api.bind!r}")
+    try:
+        cfg.bind_port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ConfigError(f"api.bind: bad port in {cfg.api.bind!r}") from exc
+    return cfg
+
+
+def sample() -> str:
+    """Render a commented ``nubo.toml`` holding every option at its default."""
+    cfg = Config()
+    lines = ["# nubo.toml: every option, at its default. Environment: NUBO_<SECTION>_<KEY>.", ""]
+    top = dataclasses.fields(cfg)[0]
+    lines += [f"# {top.metadata['doc']}", f"# data_dir = {_toml(cfg.data_dir)}", ""]
+    for name, section in _sections(cfg).items():
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(section):
+            lines.append(f"# {f.metadata['doc']}")
+            lines.append(f"# {f.name} = {_toml(getattr(section, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,6 @@
+"""Every service's models, imported so the metadata knows all tables."""
+
+from nubo.db.base import Base
+from nubo.identity import models as identity_models  # noqa: F401
+
+metadata = Base.metadata
