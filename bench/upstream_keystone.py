@@ -43,37 +43,100 @@ GUNICORN_VERSION = "26.2.0"
 # with (pip freeze of a working install), so a later PyPI release cannot
 # change what gets measured.
 CONSTRAINTS = (
-    'alembic==1.20.1', 'amqp==5.4.2', 'aniso8601==10.0.1', 'attrs==26.1.0',
-    'bcrypt==5.0.0', 'blinker==1.9.0', 'cachetools==8.0.0',
-    'certifi==2026.10.18', 'cffi==2.1.1', 'charset-normalizer==3.5.2',
-    'click==8.5.1', 'cryptography==50.0.2', 'debtcollector==3.1.0',
-    'decorator==5.3.1', 'defusedxml==0.7.1', 'dnspython==2.9.2',
-    'dogpile.cache==1.5.0', 'elementpath==4.8.0', 'eventlet==0.41.3',
-    'fasteners==0.20', 'Flask==3.1.3', 'Flask-RESTful==0.3.10',
-    'futurist==3.5.0', 'greenlet==3.5.6', 'idna==3.20',
-    'iso8601==2.1.0', 'itsdangerous==2.2.0', 'Jinja2==3.1.6',
-    'jsonschema==4.26.0', 'jsonschema-specifications==2025.9.1',
-    'keystoneauth1==5.18.1', 'keystonemiddleware==13.0.1', 'kombu==5.7.0',
-    'Mako==1.4.3', 'MarkupSafe==3.0.4', 'msgpack==1.2.4', 'netaddr==1.3.0',
-    'oauthlib==4.0.1', 'os-service-types==1.9.0', 'oslo.cache==4.3.0',
-    'oslo.concurrency==7.6.1', 'oslo.config==10.7.0', 'oslo.context==6.5.0',
-    'oslo.db==18.1.1', 'oslo.i18n==6.9.0', 'oslo.log==8.3.2',
-    'oslo.messaging==18.3.1', 'oslo.metrics==0.17.0',
-    'oslo.middleware==8.2.0', 'oslo.policy==6.0.1',
-    'oslo.serialization==5.11.0', 'oslo.service==4.8.0',
-    'oslo.upgradecheck==2.8.0', 'oslo.utils==10.2.0', 'osprofiler==4.4.0',
-    'packaging==26.3', 'Paste==3.10.1', 'PasteDeploy==3.1.0', 'pbr==7.1.3',
-    'prettytable==3.18.0', 'prometheus_client==0.26.0', 'psutil==7.2.2',
-    'pycadf==4.1.0', 'pycparser==3.12', 'PyJWT==2.15.1', 'pyOpenSSL==26.4.0',
-    'pyparsing==3.3.3', 'pysaml2==7.5.5', 'python-dateutil==4.0.0',
-    'python-keystoneclient==6.0.0', 'pytz==2026.6', 'PyYAML==6.0.3',
-    'referencing==0.37.0', 'repoze-lru==0.8', 'requests==2.34.2',
-    'rfc3986==2.0.0', 'Routes==2.5.1', 'rpds-py==2026.9.1', 'six==1.17.0',
-    'SQLAlchemy==2.1.9', 'statsd==4.0.1', 'stevedore==5.10.0',
-    'testresources==2.1.2', 'testscenarios==0.7.0',
-    'typing_extensions==4.16.0', 'tzdata==2026.6', 'urllib3==2.8.0',
-    'vine==5.1.0', 'wcwidth==0.9.4', 'WebOb==1.8.11', 'Werkzeug==3.1.9',
-    'wrapt==2.5.2', 'xmlschema==2.5.1', 'yappi==1.7.6',
+    "alembic==1.20.1",
+    "amqp==5.4.2",
+    "aniso8601==10.0.1",
+    "attrs==26.1.0",
+    "bcrypt==5.0.0",
+    "blinker==1.9.0",
+    "cachetools==8.0.0",
+    "certifi==2026.10.18",
+    "cffi==2.1.1",
+    "charset-normalizer==3.5.2",
+    "click==8.5.1",
+    "cryptography==50.0.2",
+    "debtcollector==3.1.0",
+    "decorator==5.3.1",
+    "defusedxml==0.7.1",
+    "dnspython==2.9.2",
+    "dogpile.cache==1.5.0",
+    "elementpath==4.8.0",
+    "eventlet==0.41.3",
+    "fasteners==0.20",
+    "Flask==3.1.3",
+    "Flask-RESTful==0.3.10",
+    "futurist==3.5.0",
+    "greenlet==3.5.6",
+    "idna==3.20",
+    "iso8601==2.1.0",
+    "itsdangerous==2.2.0",
+    "Jinja2==3.1.6",
+    "jsonschema==4.26.0",
+    "jsonschema-specifications==2025.9.1",
+    "keystoneauth1==5.18.1",
+    "keystonemiddleware==13.0.1",
+    "kombu==5.7.0",
+    "Mako==1.4.3",
+    "MarkupSafe==3.0.4",
+    "msgpack==1.2.4",
+    "netaddr==1.3.0",
+    "oauthlib==4.0.1",
+    "os-service-types==1.9.0",
+    "oslo.cache==4.3.0",
+    "oslo.concurrency==7.6.1",
+    "oslo.config==10.7.0",
+    "oslo.context==6.5.0",
+    "oslo.db==18.1.1",
+    "oslo.i18n==6.9.0",
+    "oslo.log==8.3.2",
+    "oslo.messaging==18.3.1",
+    "oslo.metrics==0.17.0",
+    "oslo.middleware==8.2.0",
+    "oslo.policy==6.0.1",
+    "oslo.serialization==5.11.0",
+    "oslo.service==4.8.0",
+    "oslo.upgradecheck==2.8.0",
+    "oslo.utils==10.2.0",
+    "osprofiler==4.4.0",
+    "packaging==26.3",
+    "Paste==3.10.1",
+    "PasteDeploy==3.1.0",
+    "pbr==7.1.3",
+    "prettytable==3.18.0",
+    "prometheus_client==0.26.0",
+    "psutil==7.2.2",
+    "pycadf==4.1.0",
+    "pycparser==3.12",
+    "PyJWT==2.15.1",
+    "pyOpenSSL==26.4.0",
+    "pyparsing==3.3.3",
+    "pysaml2==7.5.5",
+    "python-dateutil==4.0.0",
+    "python-keystoneclient==6.0.0",
+    "pytz==2026.6",
+    "PyYAML==6.0.3",
+    "referencing==0.37.0",
+    "repoze-lru==0.8",
+    "requests==2.34.2",
+    "rfc3986==2.0.0",
+    "Routes==2.5.1",
+    "rpds-py==2026.9.1",
+    "six==1.17.0",
+    "SQLAlchemy==2.1.9",
+    "statsd==4.0.1",
+    "stevedore==5.10.0",
+    "testresources==2.1.2",
+    "testscenarios==0.7.0",
+    "typing_extensions==4.16.0",
+    "tzdata==2026.6",
+    "urllib3==2.8.0",
+    "vine==5.1.0",
+    "wcwidth==0.9.4",
+    "WebOb==1.8.11",
+    "Werkzeug==3.1.9",
+    "wrapt==2.5.2",
+    "xmlschema==2.5.1",
+    "yappi==1.7.6",
 )
 
 HOST = "127.0.0.1"
@@ -108,15 +171,18 @@ key_repository = {dir}/fernet-keys
 key_repository = {dir}/credential-keys
 """
 
-# gunicorn reads its configuration from a Python file.  post_fork asks the
-# kernel to stop the worker if the master dies (even by SIGKILL), so killing
-# the pid a caller holds never leaves a worker on the port.
+# gunicorn reads its configuration from ./gunicorn.conf.py.  It must not come
+# from the command line: Keystone parses sys.argv with oslo.config and rejects
+# gunicorn's options.  post_fork asks the kernel to stop the worker if the
+# master dies (even by SIGKILL), so killing the pid a caller holds never
+# leaves a worker on the port.
 GUNICORN_CONF = """\
 # Written by bench/upstream_keystone.py; rewritten by every `serve`.
 import ctypes
 import signal
 import sys
 
+wsgi_app = "keystone.wsgi.api:application"
 bind = ["{host}:{port}"]
 workers = 1
 worker_class = "sync"
@@ -156,8 +222,7 @@ def quiet_env() -> dict[str, str]:
     every process; the warning says nothing about this setup.
     """
     env = dict(os.environ)
-    env["PYTHONWARNINGS"] = (
-        "ignore::Warning:oslo_service.backend._eventlet.loopingcall")
+    env["PYTHONWARNINGS"] = "ignore::Warning:oslo_service.backend._eventlet.loopingcall"
     return env
 
 
@@ -168,11 +233,17 @@ def run(cmd: list[object]) -> None:
 
 def pip_install(d: Path, args: list[str]) -> None:
     """pip install into DIR/venv, hiding the noise of absent find-links."""
-    cmd = [str(venv_bin(d, "python")), "-m", "pip", "install", "-q",
-           "--disable-pip-version-check", *args]
+    cmd = [
+        str(venv_bin(d, "python")),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        *args,
+    ]
     log("$ " + " ".join(cmd))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
         if "is ignored: it is neither a file nor a directory" in line:
@@ -193,8 +264,9 @@ def installed_versions(d: Path) -> dict[str, str]:
         "        pass\n"
         "print(json.dumps(out))\n"
     )
-    res = subprocess.run([str(venv_bin(d, "python")), "-c", code],
-                         check=True, capture_output=True, text=True)
+    res = subprocess.run(
+        [str(venv_bin(d, "python")), "-c", code], check=True, capture_output=True, text=True
+    )
     return json.loads(res.stdout)
 
 
@@ -203,14 +275,14 @@ def ensure_venv(d: Path) -> None:
         run([sys.executable, "-m", "venv", d / "venv"])
     want = {"keystone": KEYSTONE_VERSION, "gunicorn": GUNICORN_VERSION}
     if installed_versions(d) == want:
-        log(f"venv has keystone {KEYSTONE_VERSION}, "
-            f"gunicorn {GUNICORN_VERSION}; reusing it")
+        log(f"venv has keystone {KEYSTONE_VERSION}, gunicorn {GUNICORN_VERSION}; reusing it")
         return
     constraints = d / "constraints.txt"
     constraints.write_text("\n".join(CONSTRAINTS) + "\n")
-    pip_install(d, ["-c", str(constraints),
-                    f"keystone=={KEYSTONE_VERSION}",
-                    f"gunicorn=={GUNICORN_VERSION}"])
+    pip_install(
+        d,
+        ["-c", str(constraints), f"keystone=={KEYSTONE_VERSION}", f"gunicorn=={GUNICORN_VERSION}"],
+    )
 
 
 def public_url(port: int) -> str:
@@ -218,8 +290,7 @@ def public_url(port: int) -> str:
 
 
 def manage(d: Path, *args: str) -> None:
-    run([venv_bin(d, "keystone-manage"),
-         "--config-file", d / "keystone.conf", *args])
+    run([venv_bin(d, "keystone-manage"), "--config-file", d / "keystone.conf", *args])
 
 
 def owner_args() -> list[str]:
@@ -232,17 +303,32 @@ def owner_args() -> list[str]:
 
 def bootstrap(d: Path, password: str, port: int) -> None:
     """Create or update the admin user, project, region and endpoint."""
-    manage(d, "bootstrap",
-           "--bootstrap-password", password,
-           "--bootstrap-username", "admin",
-           "--bootstrap-project-name", "admin",
-           "--bootstrap-role-name", "admin",
-           "--bootstrap-service-name", "keystone",
-           "--bootstrap-region-id", REGION,
-           "--bootstrap-public-url", public_url(port))
-    state = {"keystone_version": KEYSTONE_VERSION, "port": port,
-             "public_url": public_url(port), "admin_user": "admin",
-             "admin_project": "admin", "admin_password": password}
+    manage(
+        d,
+        "bootstrap",
+        "--bootstrap-password",
+        password,
+        "--bootstrap-username",
+        "admin",
+        "--bootstrap-project-name",
+        "admin",
+        "--bootstrap-role-name",
+        "admin",
+        "--bootstrap-service-name",
+        "keystone",
+        "--bootstrap-region-id",
+        REGION,
+        "--bootstrap-public-url",
+        public_url(port),
+    )
+    state = {
+        "keystone_version": KEYSTONE_VERSION,
+        "port": port,
+        "public_url": public_url(port),
+        "admin_user": "admin",
+        "admin_project": "admin",
+        "admin_password": password,
+    }
     path = d / STATE_FILE
     path.write_text(json.dumps(state, indent=2) + "\n")
     path.chmod(0o600)
@@ -278,15 +364,16 @@ def cmd_serve(ns: argparse.Namespace) -> None:
         bootstrap(d, str(state["admin_password"]), port)
     accesslog = str(d / "access.log") if ns.access_log else None
     conf = d / "gunicorn.conf.py"
-    conf.write_text(GUNICORN_CONF.format(host=HOST, port=port,
-                                         url=public_url(port),
-                                         accesslog=accesslog))
+    conf.write_text(
+        GUNICORN_CONF.format(host=HOST, port=port, url=public_url(port), accesslog=accesslog)
+    )
     env = quiet_env()
     env["OS_KEYSTONE_CONFIG_DIR"] = str(d)
     env.pop("OS_KEYSTONE_CONFIG_FILES", None)
     env["PYTHONUNBUFFERED"] = "1"
-    argv = [str(venv_bin(d, "gunicorn")), "--config", str(conf),
-            "--chdir", str(d), "keystone.wsgi.api:application"]
+    # gunicorn finds ./gunicorn.conf.py itself; argv stays bare (see above).
+    argv = [str(venv_bin(d, "gunicorn"))]
+    os.chdir(d)
     log(f"serving {public_url(port)} (pid {os.getpid()})")
     sys.stdout.flush()
     sys.stderr.flush()
@@ -307,20 +394,28 @@ def main(argv: list[str] | None = None) -> None:
 
     s = sub.add_parser("setup", help="install, configure and bootstrap")
     s.add_argument("--dir", required=True, help="directory to build in")
-    s.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help="port the endpoint in the catalog names "
-                        f"(default {DEFAULT_PORT})")
-    s.add_argument("--admin-password", default="secret",
-                   help="password of the admin user (default: secret)")
+    s.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port the endpoint in the catalog names (default {DEFAULT_PORT})",
+    )
+    s.add_argument(
+        "--admin-password", default="secret", help="password of the admin user (default: secret)"
+    )
     s.set_defaults(func=cmd_setup)
 
     v = sub.add_parser("serve", help="run Keystone in the foreground")
     v.add_argument("--dir", required=True)
-    v.add_argument("--port", type=int, default=None,
-                   help="port to listen on, 127.0.0.1 only "
-                        "(default: the one given to setup)")
-    v.add_argument("--access-log", action="store_true",
-                   help="write an access log to DIR/access.log")
+    v.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on, 127.0.0.1 only (default: the one given to setup)",
+    )
+    v.add_argument(
+        "--access-log", action="store_true", help="write an access log to DIR/access.log"
+    )
     v.set_defaults(func=cmd_serve)
 
     u = sub.add_parser("url", help="print the identity URL setup recorded")

@@ -38,7 +38,9 @@ def test_all_fields_must_match() -> None:
     assert not _matches(event(role_id="r2"), facts())
 
 
-def test_audit_ids_cover_rescoped_tokens() -> None:
-    assert _matches(event(audit_id="a0"), facts())
+def test_audit_id_names_one_token_and_chain_names_its_descendants() -> None:
+    # facts() is a token rescoped from the token whose audit id is "a0"
+    assert _matches(event(audit_id="a1"), facts())
+    assert not _matches(event(audit_id="a0"), facts())
     assert _matches(event(audit_chain_id="a0"), facts())
     assert not _matches(event(audit_id="zz"), facts())

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
+from sqlalchemy.exc import DataError
 
 from nubo.api.context import AuthInfo, RequestContext
 from nubo.api.faults import Family, render
@@ -22,7 +23,7 @@ from nubo.api.metrics import Metrics
 from nubo.api.policy import PolicyEngine
 from nubo.api.routing import ApiRequest, Reply, Route, Router, Service, prefixes
 from nubo.api.validation import check_header
-from nubo.errors import NotFound, NuboError, PayloadTooLarge, Unauthorized
+from nubo.errors import BadRequest, NotFound, NuboError, PayloadTooLarge, Unauthorized
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("nubo.access")
@@ -125,6 +126,14 @@ class NuboApp:
                 route_label = route.path if route else route_label
         except NuboError as err:
             reply = self._error_reply(family, err, request_id)
+        except DataError:
+            # the database refused a value the schemas let through (a NUL character,
+            # longer than its column on PostgreSQL): the client's input, not our fault
+            log.info("database refused a value in %s %s [%s]", method, raw_path, request_id)
+            refused = BadRequest(
+                "Invalid input: a value is too long or holds a character that cannot be stored."
+            )
+            reply = self._error_reply(family, refused, request_id)
         except Exception:
             log.exception("unhandled error in %s %s [%s]", method, raw_path, request_id)
             unexpected = _Unsupported(
@@ -132,6 +141,8 @@ class NuboApp:
                 f"your request. Request id: {request_id}"
             )
             reply = self._error_reply(family, unexpected, request_id)
+        # a route that raised (401, 403, 404 ...) still counts under its own label
+        route_label = scope.get("nubo.route", route_label)
         await self._send(send, reply, method, request_id, service, ctx)
         elapsed = time.perf_counter() - started
         name = service.name if service else "root"
@@ -185,6 +196,7 @@ class NuboApp:
             raise NotFound("The resource could not be found.")
         path = sub_path.rstrip("/") if sub_path not in ("", "/") else ""
         route, params = service.router.match(method, path)
+        scope["nubo.route"] = route.path
         req = self._request(scope, service, route, method, path, params, headers, raw_body, ctx)
         reply = await anyio.to_thread.run_sync(self._run, req)
         return reply, route

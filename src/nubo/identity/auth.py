@@ -21,6 +21,8 @@ from nubo.identity.revocations import TokenFacts
 from nubo.identity.tokens import TokenPayload, new_audit_id
 
 if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
     from nubo.identity.service import Identity
 
 GENERIC_401 = "The request you have made requires authentication."
@@ -51,7 +53,10 @@ class Auth:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
         self.db = identity.db
-        self._cache: OrderedDict[str, tuple[int, float, ValidatedToken]] = OrderedDict()
+        # token -> (identity generation, key set it was decrypted with, when, result)
+        self._cache: OrderedDict[str, tuple[int, MultiFernet, float, ValidatedToken]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     # -- issuing -----------------------------------------------------------------
@@ -265,18 +270,21 @@ class Auth:
         now = time.time()
         cfg = self.identity.config.identity
         generation = self.identity.generation
+        # a new key set (rotation) may have dropped the key a cached token was made with
+        keys = self.identity.keys.fernet()
         hit = self._cache.get(token)
         if (
             hit is not None
             and hit[0] == generation
-            and time.monotonic() - hit[1] < cfg.token_cache_seconds
+            and hit[1] is keys
+            and time.monotonic() - hit[2] < cfg.token_cache_seconds
         ):
-            validated = hit[2]
+            validated = hit[3]
         else:
             payload = self.identity.formatter.parse(token)
             validated = self._build(payload)
             with self._lock:
-                self._cache[token] = (generation, time.monotonic(), validated)
+                self._cache[token] = (generation, keys, time.monotonic(), validated)
                 self._cache.move_to_end(token)
                 while len(self._cache) > cfg.token_cache_size:
                     self._cache.popitem(last=False)
@@ -425,7 +433,7 @@ class Auth:
         return {"token": body}
 
     def revoke(self, token: str) -> None:
-        """Revoke one token (and tokens rescoped from it) by its audit id."""
+        """Revoke one token by its audit id (tokens rescoped from it stay valid, as in Keystone)."""
         validated = self.validate_full(token)
         with self.db.session() as s:
             self.identity.revocations.add(s, audit_id=validated.payload.audit_ids[0])

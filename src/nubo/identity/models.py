@@ -203,8 +203,25 @@ class ApplicationCredential(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
     role_ids: Mapped[list[str]] = mapped_column(JSONText, default=list)
-    access_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONText, default=list)
+    # ids of AccessRule rows; a rule may be shared by several application credentials
+    access_rule_ids: Mapped[list[str]] = mapped_column(JSONText, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccessRule(Base):
+    """What an application credential may call: a service type, an HTTP method and a
+    path pattern (``*`` one segment, ``**`` any). Owned by a user, shareable by id."""
+
+    __tablename__ = "identity_access_rules"
+    __table_args__ = (UniqueConstraint("user_id", "service", "path", "method"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("identity_users.id", ondelete="CASCADE"), index=True
+    )
+    service: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(16))
 
 
 class Credential(Base):
@@ -271,3 +288,84 @@ class RevocationEvent(Base):
     application_credential_id: Mapped[str | None] = mapped_column(ID)
     issued_before: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float] = mapped_column(Float)
+
+
+class Trust(Base):
+    """OS-TRUST: a trustor delegates some of its roles on a project to a trustee."""
+
+    __tablename__ = "identity_trusts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    trustor_user_id: Mapped[str] = mapped_column(ID, index=True)
+    trustee_user_id: Mapped[str] = mapped_column(ID, index=True)
+    project_id: Mapped[str | None] = mapped_column(ID)
+    impersonation: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    remaining_uses: Mapped[int | None] = mapped_column(Integer)
+    allow_redelegation: Mapped[bool] = mapped_column(Boolean, default=False)
+    role_ids: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+
+
+class OAuthConsumer(Base):
+    """OS-OAUTH1 consumers; the secret is encrypted with the credential keys."""
+
+    __tablename__ = "identity_oauth_consumers"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    description: Mapped[str | None] = mapped_column(Text)
+    encrypted_secret: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DomainConfigOption(Base):
+    """One option of a domain-specific configuration (``/v3/domains/{id}/config``)."""
+
+    __tablename__ = "identity_domain_config"
+
+    domain_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    option_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONText)
+    # sensitive options (the LDAP password) are stored but never returned
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EndpointGroup(Base):
+    """OS-EP-FILTER: a dynamic set of endpoints matching ``filters``."""
+
+    __tablename__ = "identity_endpoint_groups"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    filters: Mapped[dict[str, str]] = mapped_column(JSONText, default=dict)
+
+
+class ProjectEndpoint(Base):
+    """OS-EP-FILTER: an endpoint associated with a project."""
+
+    __tablename__ = "identity_project_endpoints"
+
+    endpoint_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("identity_endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ProjectEndpointGroup(Base):
+    """OS-EP-FILTER: an endpoint group associated with a project."""
+
+    __tablename__ = "identity_project_endpoint_groups"
+
+    endpoint_group_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("identity_endpoint_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

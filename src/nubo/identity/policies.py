@@ -69,7 +69,17 @@ RULES: list[Rule] = [
         f"{ADMIN} or user_id:%(target.credential.user_id)s",
     ),
     *_crud("registered_limit", "registered_limits", "@"),
-    *_crud("limit", "limits", "@"),
+    # project limits: their project (or domain) may read them, admins write them
+    Rule(
+        "identity:get_limit",
+        f"{ADMIN_OR_READER} or project_id:%(target.limit.project_id)s or "
+        "domain_id:%(target.limit.domain_id)s",
+    ),
+    # listing is open; the handler narrows it to the caller's project or domain
+    Rule("identity:list_limits", "@"),
+    Rule("identity:create_limit", ADMIN),
+    Rule("identity:update_limit", ADMIN),
+    Rule("identity:delete_limit", ADMIN),
     Rule("identity:list_user_projects", f"{ADMIN_OR_READER} or {OWNER}"),
     Rule("identity:list_projects_for_user", "@"),
     Rule("identity:list_domains_for_user", "@"),
@@ -124,4 +134,27 @@ RULES: list[Rule] = [
     Rule("identity:ec2_create_credential", f"{ADMIN} or {OWNER}"),
     Rule("identity:ec2_delete_credential", f"{ADMIN} or (user_id:%(target.credential.user_id)s)"),
     Rule("identity:get_limit_model", "@"),
+    # trustors and trustees always see their own trusts (checked in the handlers)
+    Rule("identity:list_trusts", ADMIN_OR_READER),
+    Rule("identity:get_trust", ADMIN_OR_READER),
+    Rule("identity:delete_trust", ADMIN),
+    # OS-OAUTH1 consumers, domain configuration, OS-EP-FILTER
+    *_crud("consumer", "consumers", ADMIN_OR_READER),
+    *_crud("endpoint_group", "endpoint_groups", ADMIN_OR_READER),
+    Rule("identity:create_domain_config", ADMIN),
+    Rule("identity:get_domain_config", ADMIN_OR_READER),
+    Rule("identity:get_domain_config_default", ADMIN_OR_READER),
+    Rule("identity:update_domain_config", ADMIN),
+    Rule("identity:delete_domain_config", ADMIN),
+    Rule("identity:add_endpoint_to_project", ADMIN),
+    Rule("identity:check_endpoint_in_project", ADMIN_OR_READER),
+    Rule("identity:list_endpoints_for_project", ADMIN_OR_READER),
+    Rule("identity:list_projects_for_endpoint", ADMIN_OR_READER),
+    Rule("identity:remove_endpoint_from_project", ADMIN),
+    Rule("identity:add_endpoint_group_to_project", ADMIN),
+    Rule("identity:get_endpoint_group_in_project", ADMIN_OR_READER),
+    Rule("identity:list_endpoint_groups_for_project", ADMIN_OR_READER),
+    Rule("identity:list_projects_associated_with_endpoint_group", ADMIN_OR_READER),
+    Rule("identity:list_endpoints_associated_with_endpoint_group", ADMIN_OR_READER),
+    Rule("identity:remove_endpoint_group_from_project", ADMIN),
 ]

@@ -13,12 +13,14 @@ from nubo.db.helpers import conflict_on_duplicate, get_or_404
 from nubo.errors import BadRequest, Forbidden, NotFound
 from nubo.identity.models import (
     ROOT_DOMAIN,
+    ApplicationCredential,
     Assignment,
     Group,
     Limit,
     Project,
     ProjectTag,
     Role,
+    Trust,
     User,
 )
 
@@ -305,6 +307,10 @@ class Resources:
                 )
             s.execute(delete(Assignment).where(Assignment.target_id == row.id))
             s.execute(delete(Limit).where(Limit.project_id == row.id))
+            s.execute(delete(Trust).where(Trust.project_id == row.id))
+            s.execute(
+                delete(ApplicationCredential).where(ApplicationCredential.project_id == row.id)
+            )
             s.delete(row)
             self.identity.revocations.add(s, project_id=row.id)
         self.identity.changed()

@@ -78,7 +78,7 @@ def _matches(e: RevocationEvent, t: TokenFacts) -> bool:
         e.project_id is None or e.project_id == p.project_id,
         e.domain_id is None or e.domain_id in (t.user_domain_id, t.project_domain_id, p.domain_id),
         e.role_id is None or e.role_id in t.role_ids,
-        e.audit_id is None or e.audit_id in p.audit_ids,
+        e.audit_id is None or (bool(p.audit_ids) and e.audit_id == p.audit_ids[0]),
         e.audit_chain_id is None or (bool(p.audit_ids) and e.audit_chain_id == p.audit_ids[-1]),
         e.application_credential_id is None
         or e.application_credential_id == p.application_credential_id,

@@ -124,6 +124,128 @@ POLICY = {"type": {"type": "string", "minLength": 1, "maxLength": 255}, "blob": 
 POLICY_CREATE = wrap("policy", POLICY, ["type", "blob"])
 POLICY_UPDATE = wrap("policy", POLICY)
 
+ROLE_REF = {
+    "type": "object",
+    "properties": {"id": ID, "name": NAME, "domain_id": NULLABLE_ID},
+    "minProperties": 1,
+}
+ACCESS_RULE = {
+    "type": "object",
+    "properties": {
+        "id": ID,
+        "service": {"type": "string", "minLength": 1, "maxLength": 64},
+        "path": {"type": "string", "minLength": 1, "maxLength": 225, "pattern": "^/"},
+        "method": {"type": "string", "enum": ["HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"]},
+    },
+    "anyOf": [{"required": ["id"]}, {"required": ["service", "path", "method"]}],
+    "additionalProperties": False,
+}
+APPLICATION_CREDENTIAL_CREATE = wrap(
+    "application_credential",
+    {
+        "name": NAME,
+        "description": DESCRIPTION,
+        "secret": {"type": ["string", "null"], "maxLength": 4096},
+        "expires_at": {"type": ["string", "null"]},
+        "roles": {"type": "array", "items": ROLE_REF},
+        "unrestricted": {"type": ["boolean", "null"]},
+        "access_rules": {"type": "array", "items": ACCESS_RULE},
+    },
+    ["name"],
+)
+
+CREDENTIAL = {
+    "blob": {"type": "string", "maxLength": 65535},
+    "type": {"type": "string", "minLength": 1, "maxLength": 255},
+    "user_id": ID,
+    "project_id": NULLABLE_ID,
+}
+CREDENTIAL_CREATE = wrap("credential", CREDENTIAL, ["blob", "type", "user_id"])
+CREDENTIAL_UPDATE = wrap("credential", {**CREDENTIAL, "id": ID})
+EC2_CREDENTIAL_CREATE = {
+    "type": "object",
+    "properties": {"tenant_id": ID},
+    "required": ["tenant_id"],
+}
+
+LIMIT_VALUE = {"type": "integer", "minimum": -1, "maximum": 2147483647}
+RESOURCE_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"[\S]"}
+REGION_REF = {"type": ["string", "null"], "maxLength": 255}
+REGISTERED_LIMIT = {
+    "service_id": ID,
+    "region_id": REGION_REF,
+    "resource_name": RESOURCE_NAME,
+    "default_limit": LIMIT_VALUE,
+    "description": DESCRIPTION,
+}
+REGISTERED_LIMITS_CREATE = {
+    "type": "object",
+    "properties": {
+        "registered_limits": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": REGISTERED_LIMIT,
+                "required": ["service_id", "resource_name", "default_limit"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["registered_limits"],
+}
+REGISTERED_LIMIT_UPDATE = wrap("registered_limit", {**REGISTERED_LIMIT, "id": ID}, extra=False)
+LIMIT = {
+    "project_id": NULLABLE_ID,
+    "domain_id": NULLABLE_ID,
+    "service_id": ID,
+    "region_id": REGION_REF,
+    "resource_name": RESOURCE_NAME,
+    "resource_limit": LIMIT_VALUE,
+    "description": DESCRIPTION,
+}
+LIMITS_CREATE = {
+    "type": "object",
+    "properties": {
+        "limits": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": LIMIT,
+                "required": ["service_id", "resource_name", "resource_limit"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["limits"],
+}
+LIMIT_UPDATE = wrap(
+    "limit",
+    {"id": ID, "resource_limit": LIMIT_VALUE, "description": DESCRIPTION},
+    extra=False,
+)
+
+_NAMED_REF = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+}
+_SCOPE = {
+    "type": ["object", "string"],
+    "properties": {
+        "project": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "domain": _NAMED_REF,
+            },
+        },
+        "domain": _NAMED_REF,
+        "system": {"type": "object"},
+        "OS-TRUST:trust": {"type": "object", "properties": {"id": {"type": "string"}}},
+    },
+}
 _USER_REF = {
     "type": "object",
     "properties": {
@@ -171,8 +293,53 @@ AUTH = {
                         },
                     },
                 },
-                "scope": {"type": ["object", "string"]},
+                "scope": _SCOPE,
             },
         }
     },
+}
+
+TRUST_CREATE = wrap(
+    "trust",
+    {
+        "trustor_user_id": ID,
+        "trustee_user_id": ID,
+        "project_id": NULLABLE_ID,
+        "impersonation": BOOL,
+        "expires_at": {"type": ["string", "null"]},
+        "remaining_uses": {"type": ["integer", "null"]},
+        "allow_redelegation": BOOL,
+        "roles": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+    },
+    ["trustor_user_id", "trustee_user_id", "impersonation"],
+)
+
+CONSUMER_CREATE = wrap("consumer", {"description": DESCRIPTION})
+CONSUMER_UPDATE = wrap("consumer", {"description": DESCRIPTION, "id": ID})
+
+ENDPOINT_GROUP_FILTERS = {
+    "type": "object",
+    "properties": {
+        "service_id": ID,
+        "region_id": {"type": "string", "minLength": 1, "maxLength": 255},
+        "interface": {"type": "string", "enum": ["public", "internal", "admin"]},
+    },
+    "additionalProperties": False,
+    "minProperties": 1,
+}
+ENDPOINT_GROUP = {"name": NAME, "description": DESCRIPTION, "filters": ENDPOINT_GROUP_FILTERS}
+ENDPOINT_GROUP_CREATE = wrap("endpoint_group", ENDPOINT_GROUP, ["name", "filters"])
+ENDPOINT_GROUP_UPDATE = wrap("endpoint_group", {**ENDPOINT_GROUP, "id": ID})
+
+# groups and options are checked by the service layer (Keystone answers 403 there)
+DOMAIN_CONFIG = {
+    "type": "object",
+    "properties": {"config": {"type": "object"}},
+    "required": ["config"],
 }

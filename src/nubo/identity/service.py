@@ -25,9 +25,11 @@ class Identity:
         from nubo.identity.auth import Auth
         from nubo.identity.catalog import Catalog
         from nubo.identity.credentials import Credentials
+        from nubo.identity.extensions import Extensions
         from nubo.identity.limits import Limits
         from nubo.identity.resources import Resources
         from nubo.identity.revocations import Revocations
+        from nubo.identity.trusts import Trusts
         from nubo.identity.users import Users
 
         self.config = config
@@ -51,6 +53,8 @@ class Identity:
         self.revocations = Revocations(self)
         self.credentials = Credentials(self)
         self.limits = Limits(self)
+        self.trusts = Trusts(self)
+        self.extensions = Extensions(self)
         self.auth = Auth(self)
 
     @property

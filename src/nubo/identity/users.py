@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from nubo.api.pagination import Page, apply_filters, paginate
@@ -21,8 +21,10 @@ from nubo.identity.models import (
     Membership,
     PasswordHistory,
     Project,
+    Trust,
     User,
 )
+from nubo.identity.passwords import MAX_PASSWORD_BYTES
 
 if TYPE_CHECKING:
     from nubo.identity.service import Identity
@@ -53,6 +55,16 @@ USER_OPTIONS = frozenset(
         "ignore_user_inactivity",
     }
 )
+
+
+def _check_password_length(password: str | None, field: str) -> None:
+    """bcrypt reads only the first 72 bytes: refuse longer passwords rather than let
+    every password sharing those bytes log in."""
+    if password and len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise BadRequest(
+            f"Invalid input for field '{field}': a password is at most "
+            f"{MAX_PASSWORD_BYTES} bytes long."
+        )
 
 
 class Users:
@@ -96,6 +108,7 @@ class Users:
     def create(self, data: Mapping[str, Any], default_domain_id: str) -> User:
         self._check_options(data.get("options"))
         password = data.get("password")
+        _check_password_length(password, "user/password")
         hashed = self.identity.hash_password(password) if password else None
         with self.db.session() as s:
             domain_id = data.get("domain_id") or default_domain_id
@@ -148,6 +161,7 @@ class Users:
     def update(self, user_id: str, changes: Mapping[str, Any]) -> User:
         self._check_options(changes.get("options"))
         password = changes.get("password")
+        _check_password_length(password, "user/password")
         hashed = self.identity.hash_password(password) if password else None
         with self.db.session() as s:
             row = self.get(s, user_id)
@@ -189,6 +203,7 @@ class Users:
 
     def change_password(self, user_id: str, original: str, new: str) -> None:
         """A user changing their own password: the original must match."""
+        _check_password_length(new, "user/password")
         with self.db.reader() as s:
             row = self.get(s, user_id)
             if not self.identity.passwords.verify(row.id, original, row.password_hash):
@@ -222,6 +237,11 @@ class Users:
             s.execute(delete(ApplicationCredential).where(ApplicationCredential.user_id == user_id))
             s.execute(delete(Credential).where(Credential.user_id == user_id))
             s.execute(delete(PasswordHistory).where(PasswordHistory.user_id == user_id))
+            s.execute(
+                delete(Trust).where(
+                    or_(Trust.trustor_user_id == user_id, Trust.trustee_user_id == user_id)
+                )
+            )
             s.delete(row)
             self.identity.revocations.add(s, user_id=user_id)
         self.identity.changed()

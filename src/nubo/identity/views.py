@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nubo.identity.auth import isotime
 from nubo.identity.models import (
     GLOBAL,
+    AccessRule,
     CatalogService,
     Endpoint,
+    EndpointGroup,
     Group,
+    Limit,
+    OAuthConsumer,
     Policy,
     Project,
     Region,
+    RegisteredLimit,
     Role,
+    Trust,
     User,
 )
+
+if TYPE_CHECKING:
+    from nubo.identity.credentials import AppCred, Ec2Credential, StoredCredential
 
 
 def link(base: str, *parts: str) -> dict[str, str]:
@@ -154,4 +163,142 @@ def policy(base: str, row: Policy) -> dict[str, Any]:
         "type": row.type,
         "blob": row.blob,
         "links": link(base, "v3/policies", row.id),
+    }
+
+
+def trust(base: str, row: Trust) -> dict[str, Any]:
+    return {
+        **(row.extra or {}),
+        "id": row.id,
+        "trustor_user_id": row.trustor_user_id,
+        "trustee_user_id": row.trustee_user_id,
+        "project_id": row.project_id,
+        "impersonation": row.impersonation,
+        "expires_at": isotime(row.expires_at.timestamp()) if row.expires_at else None,
+        "remaining_uses": row.remaining_uses,
+        "allow_redelegation": row.allow_redelegation,
+        "redelegation_count": 0,
+        "redelegated_trust_id": None,
+        "links": link(base, "v3/OS-TRUST/trusts", row.id),
+    }
+
+
+def access_rule(base: str, row: AccessRule) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "service": row.service,
+        "path": row.path,
+        "method": row.method,
+        "links": link(base, "v3/users", row.user_id, "access_rules", row.id),
+    }
+
+
+def application_credential(base: str, cred: AppCred) -> dict[str, Any]:
+    """An application credential; the secret only when it was just created."""
+    row = cred.row
+    out: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "user_id": row.user_id,
+        "project_id": row.project_id,
+        "expires_at": isotime(row.expires_at.timestamp()) if row.expires_at else None,
+        "unrestricted": row.unrestricted,
+        "roles": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "domain_id": None if r.domain_id == GLOBAL else r.domain_id,
+            }
+            for r in cred.roles
+        ],
+        "access_rules": [
+            {"id": r.id, "service": r.service, "path": r.path, "method": r.method}
+            for r in cred.access_rules
+        ],
+        "links": link(base, "v3/users", row.user_id, "application_credentials", row.id),
+    }
+    if cred.secret is not None:
+        out["secret"] = cred.secret
+    return out
+
+
+def credential(base: str, cred: StoredCredential) -> dict[str, Any]:
+    return {
+        **cred.extra,
+        "id": cred.id,
+        "user_id": cred.user_id,
+        "project_id": cred.project_id,
+        "type": cred.type,
+        "blob": cred.blob,
+        "links": link(base, "v3/credentials", cred.id),
+    }
+
+
+def ec2_credential(base: str, cred: Ec2Credential) -> dict[str, Any]:
+    return {
+        "user_id": cred.user_id,
+        "tenant_id": cred.project_id,
+        "access": cred.access,
+        "secret": cred.secret,
+        "trust_id": cred.trust_id,
+        "links": link(base, "v3/users", cred.user_id, "credentials/OS-EC2", cred.access),
+    }
+
+
+def registered_limit(base: str, row: RegisteredLimit) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "service_id": row.service_id,
+        "region_id": row.region_id,
+        "resource_name": row.resource_name,
+        "default_limit": row.default_limit,
+        "description": row.description,
+        "links": link(base, "v3/registered_limits", row.id),
+    }
+
+
+def limit(base: str, row: Limit) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "domain_id": row.domain_id,
+        "service_id": row.service_id,
+        "region_id": row.region_id,
+        "resource_name": row.resource_name,
+        "resource_limit": row.resource_limit,
+        "description": row.description,
+        "links": link(base, "v3/limits", row.id),
+    }
+
+
+def consumer(base: str, row: OAuthConsumer, secret: str | None = None) -> dict[str, Any]:
+    """An OS-OAUTH1 consumer; ``secret`` only in the answer to its creation."""
+    out: dict[str, Any] = {
+        **(row.extra or {}),
+        "id": row.id,
+        "description": row.description,
+        "links": link(base, "v3/OS-OAUTH1/consumers", row.id),
+    }
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+def endpoint_group(base: str, row: EndpointGroup) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "filters": row.filters or {},
+        "links": link(base, "v3/OS-EP-FILTER/endpoint_groups", row.id),
+    }
+
+
+def project_endpoint_group(base: str, group_id: str, project_id: str) -> dict[str, Any]:
+    """An endpoint group to project association."""
+    return {
+        "endpoint_group_id": group_id,
+        "project_id": project_id,
+        "links": link(base, "v3/OS-EP-FILTER/endpoint_groups", group_id, "projects", project_id),
     }

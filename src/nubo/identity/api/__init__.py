@@ -9,8 +9,11 @@ from nubo.identity.api import (  # noqa: F401 - modules register their routes
     catalog,
     credentials,
     discovery,
+    extensions,
+    limits,
     resources,
     roles,
+    trusts,
     users,
 )
 from nubo.identity.api.common import router

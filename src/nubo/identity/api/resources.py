@@ -87,17 +87,18 @@ def _tag_query(req: ApiRequest) -> dict[str, list[str]]:
 def list_projects(req: ApiRequest) -> Reply:
     svc = identity(req)
     restrict: set[str] | None = None
+    query = req.query
     target = {"domain_id": req.query.get("domain_id")}
     if not req.allowed("identity:list_projects", target):
         auth = req.ctx.auth
-        # a domain-scoped reader sees its domain's projects
-        if auth and auth.domain_id and "reader" in auth.roles:
-            target = {"domain_id": auth.domain_id}
-            req.enforce("identity:list_projects", {"domain_id": auth.domain_id, "target": target})
+        # a domain-scoped reader sees its domain's projects, and only those
+        wanted = req.query.get("domain_id") or (auth.domain_id if auth else None)
+        if auth and auth.domain_id and req.allowed("domain_reader", {"domain_id": wanted}):
+            query = {**req.query, "domain_id": auth.domain_id}
         else:
             req.enforce("identity:list_projects", target)
     pg = page(req, ("id", "name"), "name")
-    rows = svc.resources.list_projects(req.query, pg, restrict, _tag_query(req))
+    rows = svc.resources.list_projects(query, pg, restrict, _tag_query(req))
     with svc.db.reader() as s:
         items = [views.project(req.service_url, r, svc.resources.tags(s, r.id)) for r in rows]
     from nubo.api.pagination import next_link
@@ -197,11 +198,19 @@ def list_user_projects(req: ApiRequest) -> Reply:
 # -- tags ---------------------------------------------------------------------
 
 
-@route("GET", "/v3/projects/{project_id}/tags", policy="identity:list_project_tags")
-def list_tags(req: ApiRequest) -> Reply:
+def _project_target(req: ApiRequest) -> dict[str, Any]:
+    """The project of the path, as policy rules on project reads expect it."""
     svc = identity(req)
     with svc.db.reader() as s:
-        svc.resources.get_project(s, req.params["project_id"])
+        row = svc.resources.get_project(s, req.params["project_id"])
+        return {"project": {"id": row.id, "domain_id": row.domain_id}}
+
+
+@route("GET", "/v3/projects/{project_id}/tags")
+def list_tags(req: ApiRequest) -> Reply:
+    req.enforce("identity:list_project_tags", _project_target(req))
+    svc = identity(req)
+    with svc.db.reader() as s:
         return Reply(200, {"tags": svc.resources.tags(s, req.params["project_id"])})
 
 
@@ -222,8 +231,9 @@ def clear_tags(req: ApiRequest) -> Reply:
     return NO_CONTENT
 
 
-@route("GET", "/v3/projects/{project_id}/tags/{tag}", policy="identity:get_project_tag")
+@route("GET", "/v3/projects/{project_id}/tags/{tag}")
 def check_tag(req: ApiRequest) -> Reply:
+    req.enforce("identity:get_project_tag", _project_target(req))
     if not identity(req).resources.has_tag(req.params["project_id"], req.params["tag"]):
         from nubo.errors import NotFound
 

@@ -1,0 +1,1 @@
+"""Functional tests: a real ``nubo up`` process driven over real HTTP."""
