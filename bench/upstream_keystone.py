@@ -14,6 +14,11 @@ DIR, Keystone's default bcrypt password hashing), then runs
 ``keystone-manage db_sync``, ``fernet_setup``, ``credential_setup`` and
 ``bootstrap`` (admin user and project, region RegionOne, identity public
 endpoint at http://127.0.0.1:PORT/v3).  Running it again reuses what is there.
+``--security-compliance`` adds the lockout and password-history options that
+Tempest's security compliance tests expect (off in Keystone's defaults).
+
+``serve`` listens on 127.0.0.1 only; given another port than setup's, it first
+moves the catalog endpoint there.  ``url`` prints the endpoint setup recorded.
 
 ``serve`` replaces itself (exec) with gunicorn, so the pid a caller gets from
 Popen is the server's: SIGTERM or SIGINT stops it and its one worker.  It
@@ -33,6 +38,7 @@ import pwd
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # Keystone 30.0.0 is the 2026.2 release; it supports Python 3.11-3.13.
 KEYSTONE_VERSION = "30.0.0"
@@ -171,6 +177,19 @@ key_repository = {dir}/fernet-keys
 key_repository = {dir}/credential-keys
 """
 
+# Optional (setup --security-compliance): Keystone's PCI-DSS options, all off
+# by default.  The values are Tempest's [identity] defaults for
+# user_lockout_failure_attempts, user_lockout_duration,
+# user_unique_last_password_count and user_minimum_password_age, so a Tempest
+# run with [identity-feature-enabled] security_compliance = true matches.
+SECURITY_COMPLIANCE_CONF = """
+[security_compliance]
+lockout_failure_attempts = 2
+lockout_duration = 5
+unique_last_password_count = 2
+minimum_password_age = 0
+"""
+
 # gunicorn reads its configuration from ./gunicorn.conf.py.  It must not come
 # from the command line: Keystone parses sys.argv with oslo.config and rejects
 # gunicorn's options.  post_fork asks the kernel to stop the worker if the
@@ -267,7 +286,8 @@ def installed_versions(d: Path) -> dict[str, str]:
     res = subprocess.run(
         [str(venv_bin(d, "python")), "-c", code], check=True, capture_output=True, text=True
     )
-    return json.loads(res.stdout)
+    versions: dict[str, str] = json.loads(res.stdout)
+    return versions
 
 
 def ensure_venv(d: Path) -> None:
@@ -334,18 +354,22 @@ def bootstrap(d: Path, password: str, port: int) -> None:
     path.chmod(0o600)
 
 
-def read_state(d: Path) -> dict[str, object]:
+def read_state(d: Path) -> dict[str, Any]:
     path = d / STATE_FILE
     if not path.exists():
         raise SystemExit(f"{d} is not set up; run `setup --dir {d}` first")
-    return json.loads(path.read_text())
+    state: dict[str, Any] = json.loads(path.read_text())
+    return state
 
 
 def cmd_setup(ns: argparse.Namespace) -> None:
     d = Path(ns.dir).resolve()
     d.mkdir(parents=True, exist_ok=True)
     ensure_venv(d)
-    (d / "keystone.conf").write_text(KEYSTONE_CONF.format(dir=d))
+    conf = KEYSTONE_CONF.format(dir=d)
+    if ns.security_compliance:
+        conf += SECURITY_COMPLIANCE_CONF
+    (d / "keystone.conf").write_text(conf)
     manage(d, "db_sync")
     # Both commands keep an existing key repository as it is.
     manage(d, "fernet_setup", *owner_args())
@@ -357,7 +381,7 @@ def cmd_setup(ns: argparse.Namespace) -> None:
 def cmd_serve(ns: argparse.Namespace) -> None:
     d = Path(ns.dir).resolve()
     state = read_state(d)
-    port = ns.port if ns.port is not None else int(state["port"])  # type: ignore[arg-type]
+    port = ns.port if ns.port is not None else int(state["port"])
     if port != state["port"]:
         # The catalog must name the URL actually served.
         log(f"moving the identity endpoint to {public_url(port)}")
@@ -387,7 +411,8 @@ def cmd_url(ns: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    if sys.version_info < (3, 11):
+    # Keep the check: an older python3 may run this file directly.
+    if sys.version_info < (3, 11):  # noqa: UP036
         raise SystemExit("Keystone " + KEYSTONE_VERSION + " needs Python >= 3.11")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -402,6 +427,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     s.add_argument(
         "--admin-password", default="secret", help="password of the admin user (default: secret)"
+    )
+    s.add_argument(
+        "--security-compliance",
+        action="store_true",
+        help="turn on lockout and password history as Tempest expects them "
+        "(off in Keystone's defaults and in the reference run)",
     )
     s.set_defaults(func=cmd_setup)
 

@@ -68,9 +68,9 @@ def _running_pid(data_dir: Path) -> int | None:
     return pid if _pid_alive(pid) else None
 
 
-def _healthy(cfg: Config, timeout: float = 1.0) -> bool:
+def _healthy(base_url: str, timeout: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(cfg.base_url + "/healthcheck", timeout=timeout) as r:
+        with urllib.request.urlopen(base_url + "/healthcheck", timeout=timeout) as r:
             return bool(r.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -172,7 +172,7 @@ def _detach(args: argparse.Namespace, cfg: Config) -> int:
         if proc.poll() is not None:
             _say(f"the cloud exited with code {proc.returncode}; see {log_path}")
             return 1
-        if _healthy(cfg, timeout=0.5):
+        if _healthy(cfg.base_url, timeout=0.5):
             _summary(cfg, data / "clouds.yaml")
             return 0
         time.sleep(0.1)
@@ -216,11 +216,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     if pid is None:
         print("state:     stopped")
         return 3
-    healthy = _healthy(cfg)
+    base_url = str(state.get("base_url", cfg.base_url))
+    healthy = _healthy(base_url)
     uptime = time.time() - float(state.get("started_at", time.time()))
     print(f"state:     running (pid {pid}), {'healthy' if healthy else 'NOT answering'}")
     print(f"uptime:    {int(uptime // 3600)}h {int(uptime % 3600 // 60)}m {int(uptime % 60)}s")
-    print(f"endpoint:  {state.get('base_url', cfg.base_url)}")
+    print(f"endpoint:  {base_url}")
     print(f"services:  {', '.join(state.get('services', []))}")
     return 0 if healthy else 1
 

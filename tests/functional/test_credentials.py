@@ -127,10 +127,14 @@ def test_ec2_type_rules(http, admin):
     # and it shows up among the user's EC2 credentials
     listed = http.expect(http.get(f"users/{admin['user_id']}/credentials/OS-EC2"), 200)
     assert access in {c["access"] for c in listed["credentials"]}
-    # its access key cannot change (it is the id)
-    other = json.dumps({"access": uuid.uuid4().hex, "secret": "s"})
+    # its access key may change in place: the id stays, the new key is what S3 will see
+    new_access = uuid.uuid4().hex
+    other = json.dumps({"access": new_access, "secret": "s"})
     r = http.patch(f"credentials/{made['id']}", json={"credential": {"blob": other}})
-    _assert_error(r, 400)
+    assert http.expect(r, 200)["credential"]["id"] == made["id"]
+    shown = http.expect(http.get(f"users/{admin['user_id']}/credentials/OS-EC2/{new_access}"), 200)
+    assert shown["credential"]["secret"] == "s"
+    _assert_error(http.get(f"users/{admin['user_id']}/credentials/OS-EC2/{access}"), 404)
     http.expect(http.delete(f"credentials/{made['id']}"), 204)
 
 

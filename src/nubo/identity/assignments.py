@@ -149,8 +149,8 @@ class Assignments:
             implied = self.get_role(s, implied_id)
             if implied.name in PROHIBITED_IMPLIED:
                 raise Forbidden(f"{implied.name} may not be implied by any role.")
-            if implied.domain_id != GLOBAL and implied.domain_id != prior.domain_id:
-                raise Forbidden("A role may only imply a domain-specific role of its own domain.")
+            if implied.domain_id != GLOBAL and prior.domain_id == GLOBAL:
+                raise Forbidden("A global role cannot imply a domain-specific role.")
             if prior_id == implied_id or prior_id in self.implied_closure(s, [implied_id]):
                 raise BadRequest(f"Implying {implied.name} from {prior.name} would create a cycle.")
             if s.get(ImpliedRole, (prior_id, implied_id)) is None:

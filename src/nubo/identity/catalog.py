@@ -163,7 +163,10 @@ class Catalog:
         region = data.get("region_id", data.get("region"))
         if "region_id" in data or "region" in data:
             if region is not None and s.get(Region, region) is None:
-                raise BadRequest(f"Region {region} does not exist.")
+                if "region_id" in data:
+                    raise BadRequest(f"Region {region} does not exist.")
+                # the legacy "region" attribute creates its region, as in Keystone
+                s.add(Region(id=region, description="", extra={}))
             row.region_id = region
         if "enabled" in data:
             row.enabled = data["enabled"]

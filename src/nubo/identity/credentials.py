@@ -464,11 +464,6 @@ class Credentials:
                     raise BadRequest(
                         "Invalid input for field 'project_id': ec2 credentials need one."
                     )
-                if access_key_id(access) != row.id:
-                    raise BadRequest(
-                        "Invalid blob in credential: the access key of an ec2 credential "
-                        "determines its id and cannot be changed."
-                    )
             if "user_id" in changes:
                 row.user_id = changes["user_id"]
             row.type = kind
@@ -537,8 +532,12 @@ class Credentials:
     def find_ec2(self, access: str) -> Credential | None:
         """The ec2 credential row of an access key, or None."""
         with self.db.reader() as s:
-            row = s.get(Credential, access_key_id(access))
-        return row if row is not None and row.type == EC2 else None
+            # an ec2 credential's id is the hash of its first access key; the key
+            # itself may change later (Keystone keeps the id), so look it up by key
+            row: Credential | None = s.scalar(
+                select(Credential).where(Credential.access_key == access, Credential.type == EC2)
+            )
+        return row
 
     def get_ec2(self, user_id: str, access: str) -> Ec2Credential:
         row = self.find_ec2(access)

@@ -29,7 +29,7 @@ def wrap(key: str, props: Schema, required: list[str] | None = None, extra: bool
 
 
 DOMAIN = {
-    "name": NAME,
+    "name": PROJECT_NAME,
     "description": DESCRIPTION,
     "enabled": BOOL,
     "options": OPTIONS,

@@ -202,7 +202,8 @@ def application_credential(base: str, cred: AppCred) -> dict[str, Any]:
         "description": row.description,
         "user_id": row.user_id,
         "project_id": row.project_id,
-        "expires_at": isotime(row.expires_at.timestamp()) if row.expires_at else None,
+        # Keystone renders this one without the trailing Z
+        "expires_at": row.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f") if row.expires_at else None,
         "unrestricted": row.unrestricted,
         "roles": [
             {

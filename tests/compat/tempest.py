@@ -1,0 +1,587 @@
+#!/usr/bin/env python3
+"""Run Tempest's identity API tests against a cloud and keep the results.
+
+    python3 tests/compat/tempest.py setup --dir build/tempest
+    python3 tests/compat/tempest.py run --dir build/tempest \\
+        --auth-url http://127.0.0.1:5000/v3 --admin-password secret \\
+        --regex tempest.api.identity --results build/identity.json
+    python3 tests/compat/tempest.py check --results build/identity.json \\
+        --pass-list tests/compat/identity-pass-list.txt
+
+``setup`` makes DIR/venv with a pinned Tempest (every dependency pinned).
+``run`` writes DIR/workspace/etc/tempest.conf for an identity-only cloud,
+runs the tests selected by --regex with at most 2 workers, and writes
+``{"passed": [...], "failed": [...], "skipped": {test: reason}}`` to FILE.
+Test ids lose Tempest's ``[id-...,smoke]`` suffix so they stay stable; a
+class that fails or skips as a whole (setUpClass) is recorded by its class
+id.  ``check`` fails if a test in the pass list did not pass.
+
+Standard library only, so any python3.11 can run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+TEMPEST_VERSION = "47.0.0"
+# Every transitive dependency, pinned to the set verified with
+# TEMPEST_VERSION (pip freeze of a working install).
+CONSTRAINTS = (
+    "attrs==26.1.0",
+    "autopage==0.6.0",
+    "bcrypt==5.0.0",
+    "certifi==2026.10.18",
+    "cffi==2.1.1",
+    "charset-normalizer==3.5.2",
+    "cliff==4.17.0",
+    "cmd2==4.3.1",
+    "cryptography==50.0.2",
+    "debtcollector==3.1.0",
+    "defusedxml==0.7.1",
+    "fasteners==0.20",
+    "fixtures==4.3.2",
+    "idna==3.20",
+    "invoke==3.0.3",
+    "iso8601==2.1.0",
+    "jsonschema==4.26.0",
+    "jsonschema-specifications==2025.9.1",
+    "markdown-it-py==4.3.0",
+    "mdurl==0.1.2",
+    "msgpack==1.2.4",
+    "netaddr==1.3.0",
+    "oslo.concurrency==7.6.1",
+    "oslo.config==10.7.0",
+    "oslo.context==6.5.0",
+    "oslo.i18n==6.9.0",
+    "oslo.log==8.3.2",
+    "oslo.serialization==5.11.0",
+    "oslo.utils==10.2.0",
+    "packaging==26.3",
+    "paramiko==5.1.0",
+    "pbr==7.1.3",
+    "prettytable==3.18.0",
+    "prompt_toolkit==3.0.53",
+    "psutil==7.2.2",
+    "pycparser==3.12",
+    "Pygments==2.21.0",
+    "PyNaCl==1.6.2",
+    "pyparsing==3.3.3",
+    "pyperclip==1.11.0",
+    "python-dateutil==4.0.0",
+    "python-subunit==1.4.6",
+    "PyYAML==6.0.3",
+    "referencing==0.37.0",
+    "requests==2.34.2",
+    "rfc3986==2.0.0",
+    "rich==15.0.0",
+    "rich-argparse==1.8.0",
+    "rpds-py==2026.9.1",
+    "stestr==4.2.1",
+    "stevedore==5.10.0",
+    "testscenarios==0.7.0",
+    "testtools==2.9.1",
+    "tomlkit==0.15.2",
+    "typing_extensions==4.16.0",
+    "tzdata==2026.6",
+    "urllib3==2.8.0",
+    "voluptuous==0.16.0",
+    "wcwidth==0.9.4",
+    "wrapt==2.5.2",
+)
+
+MAX_CONCURRENCY = 2
+WORKSPACE = "workspace"
+
+# tempest.conf for a cloud that offers identity only.  Each flag says why it
+# has its value: what a modern Keystone (2024.1 and later, default
+# keystone.conf) offers, so one file serves the upstream reference run and
+# nubo.  "Matters" notes come from runs against upstream Keystone 30.0.0.
+TEMPEST_CONF = """\
+# Written by tests/compat/tempest.py; rewritten by every `run`.
+[DEFAULT]
+log_dir = {workspace}/logs
+log_file = tempest.log
+debug = false
+use_stderr = false
+
+[oslo_concurrency]
+lock_path = {workspace}/lock
+
+[auth]
+# Tempest makes a project and users per test class with the admin account.
+use_dynamic_credentials = true
+admin_username = {admin_user}
+admin_password = {admin_password}
+admin_project_name = {admin_project}
+admin_domain_name = {admin_domain}
+admin_user_domain_name = {admin_domain}
+admin_project_domain_name = {admin_domain}
+# No network service: never try to make networks for test projects.
+create_isolated_networks = false
+
+[identity]
+uri_v3 = {auth_url}
+region = RegionOne
+v3_endpoint_type = public
+admin_role = admin
+default_domain_id = default
+# Keystone's default policies accept a project-scoped admin token for the
+# identity admin APIs.  Does not matter on Keystone: with true (and [auth]
+# admin_system = all) the same 134 tests pass, using system-scoped tokens.
+use_system_token = false
+admin_domain_scope = false
+
+[identity-feature-enabled]
+# OS-TRUST is part of Keystone's v3 API and always on.  false would skip
+# the 6 trust tests.
+trust = true
+# Matters: test_identity_v3_existence asserts that it equals "v3 is listed
+# in GET /".
+api_v3 = true
+# Keystone no longer lists extensions; all it has are built in.  The tests
+# gate OS-INHERIT (6 tests) and OS-EC2 (4 tests) on this list.
+api_extensions = all
+# keystone.conf [identity] domain_specific_drivers_enabled defaults to false.
+# Does not matter on Keystone (both pass); false is the stricter: users and
+# groups must be listable across domains without a domain_id filter.
+domain_specific_drivers = false
+# Matters: Keystone's [security_compliance] options (lockout, password
+# history, minimum password age) are all off by default.  false skips 4
+# tests (2 skip entries); true fails 3 of them unless keystone.conf sets
+# lockout_failure_attempts = 2, lockout_duration = 5 and
+# unique_last_password_count = 2 (bench/upstream_keystone.py setup
+# --security-compliance), and then all 4 pass.
+security_compliance = false
+# Application credential access rules exist since Train (16.0.0).  false
+# would skip the 3 access rule tests and 1 application credential test.
+access_rules = true
+# Users live in Keystone's SQL backend and can be created and changed.
+# true would skip every test that creates or changes users.
+immutable_user_source = false
+
+[enforce_scope]
+# Keystone >= 2024.1 with oslo.policy >= 4.4 enforces scope and the new
+# default roles (reader, member, admin).  No identity test reads this flag.
+keystone = true
+
+[service_available]
+# Identity only.  Matters: neutron = true makes every class's teardown fail
+# (Tempest deletes each test project's default security group through the
+# network API), and nova, glance or swift = true fails
+# test_catalog_standardization (their types must be in the catalog).
+nova = false
+cinder = false
+glance = false
+neutron = false
+swift = false
+"""
+
+# Runs inside DIR/venv: turns stestr's subunit v2 stream into the results
+# dict.  It uses python-subunit and testtools, both Tempest dependencies.
+PARSE_SUBUNIT = r"""
+import json, re, sys
+import subunit, testtools
+
+SUFFIX = re.compile(r"\[[^\]]*\]$")
+CLASS_FIXTURE = re.compile(r"^(?:setUpClass|tearDownClass) \((.+)\)$")
+out = {"passed": set(), "failed": set(), "skipped": {}}
+
+def stable(test_id):
+    m = CLASS_FIXTURE.match(test_id)
+    if m:
+        return m.group(1)
+    return SUFFIX.sub("", test_id)
+
+def reason(details):
+    d = details.get("reason")
+    if d is None:
+        return ""
+    return "".join(t for t in d.iter_text()).strip()
+
+def on_test(test):
+    tid = stable(test["id"])
+    status = test["status"]
+    if status in ("success", "xfail"):
+        out["passed"].add(tid)
+    elif status == "skip":
+        out["skipped"][tid] = reason(test["details"])
+    elif status in ("fail", "uxsuccess"):
+        out["failed"].add(tid)
+
+stream = subunit.ByteStreamToStreamResult(sys.stdin.buffer, non_subunit_name="stdout")
+result = testtools.StreamToDict(on_test)
+result.startTestRun()
+try:
+    stream.run(result)
+finally:
+    result.stopTestRun()
+# A fixture failure (tearDownClass) can follow passes of the same class.
+out["passed"] -= out["failed"]
+for tid in out["failed"]:
+    out["skipped"].pop(tid, None)
+print(json.dumps({
+    "passed": sorted(out["passed"]),
+    "failed": sorted(out["failed"]),
+    "skipped": dict(sorted(out["skipped"].items())),
+}, indent=1))
+"""
+
+
+def log(msg: str) -> None:
+    print(f"tempest.py: {msg}", file=sys.stderr, flush=True)
+
+
+def venv_bin(d: Path, name: str) -> Path:
+    return d / "venv" / "bin" / name
+
+
+def installed_tempest(d: Path) -> str | None:
+    python = venv_bin(d, "python")
+    if not python.exists():
+        return None
+    res = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(m.version('tempest'))"],
+        capture_output=True,
+        text=True,
+    )
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def pip_install(d: Path, args: list[str]) -> None:
+    """pip install into DIR/venv, hiding the noise of absent find-links."""
+    cmd = [
+        str(venv_bin(d, "python")),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        *args,
+    ]
+    log("$ " + " ".join(cmd))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "is ignored: it is neither a file nor a directory" not in line:
+            sys.stderr.write(line)
+    if proc.wait() != 0:
+        raise SystemExit(f"pip install failed (exit {proc.returncode})")
+
+
+def cmd_setup(ns: argparse.Namespace) -> int:
+    d = Path(ns.dir).resolve()
+    d.mkdir(parents=True, exist_ok=True)
+    if installed_tempest(d) == TEMPEST_VERSION:
+        log(f"{d / 'venv'} has tempest {TEMPEST_VERSION}; reusing it")
+        return 0
+    if not venv_bin(d, "python").exists():
+        log(f"$ {sys.executable} -m venv {d / 'venv'}")
+        subprocess.run([sys.executable, "-m", "venv", str(d / "venv")], check=True)
+    constraints = d / "constraints.txt"
+    constraints.write_text("\n".join(CONSTRAINTS) + "\n")
+    pip_install(d, ["-c", str(constraints), f"tempest=={TEMPEST_VERSION}"])
+    return 0
+
+
+def override(conf: str, item: str) -> str:
+    """Apply one ``section.option=value`` to the tempest.conf text."""
+    m = re.fullmatch(r"([^.=\s]+)\.([^.=\s]+)=(.*)", item)
+    if not m:
+        raise SystemExit(f"--set wants section.option=value, not {item!r}")
+    section, option, value = m.groups()
+    lines = conf.splitlines()
+    header = f"[{section}]"
+    if header not in lines:
+        return conf + f"\n{header}\n{option} = {value}\n"
+    start = lines.index(header) + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+    for i in range(start, end):
+        if re.match(rf"{re.escape(option)}\s*=", lines[i]):
+            lines[i] = f"{option} = {value}"
+            break
+    else:
+        while end > start and not lines[end - 1].strip():
+            end -= 1
+        lines.insert(end, f"{option} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def write_workspace(d: Path, ns: argparse.Namespace) -> Path:
+    """A fresh Tempest workspace in DIR/workspace with our tempest.conf."""
+    ws = d / WORKSPACE
+    if ws.exists():
+        shutil.rmtree(ws)
+    (d / "workspace.yaml").unlink(missing_ok=True)
+    # --workspace-path keeps Tempest's workspace registry out of ~/.tempest.
+    subprocess.run(
+        [
+            str(venv_bin(d, "tempest")),
+            "init",
+            "--name",
+            "nubo-compat",
+            "--workspace-path",
+            str(d / "workspace.yaml"),
+            str(ws),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    (ws / "logs").mkdir(exist_ok=True)
+    (ws / "lock").mkdir(exist_ok=True)
+    conf = ws / "etc" / "tempest.conf"
+    text = TEMPEST_CONF.format(
+        workspace=ws,
+        auth_url=ns.auth_url,
+        admin_user=ns.admin_user,
+        admin_password=ns.admin_password,
+        admin_project=ns.admin_project,
+        admin_domain=ns.admin_domain,
+    )
+    for item in ns.set:
+        text = override(text, item)
+    conf.write_text(text)
+    conf.chmod(0o600)
+    return ws
+
+
+def collect_results(d: Path, ws: Path) -> dict[str, Any]:
+    """Read the last stestr run of the workspace as a results dict."""
+    last = subprocess.run(
+        [str(venv_bin(d, "stestr")), "last", "--subunit"],
+        cwd=ws,
+        capture_output=True,
+        check=False,
+    )
+    if not last.stdout:
+        raise SystemExit(f"no subunit stream from stestr: {last.stderr.decode()[-2000:]}")
+    parsed = subprocess.run(
+        [str(venv_bin(d, "python")), "-c", PARSE_SUBUNIT],
+        input=last.stdout,
+        capture_output=True,
+        check=True,
+    )
+    results: dict[str, Any] = json.loads(parsed.stdout)
+    return results
+
+
+def summary(results: dict[str, Any]) -> str:
+    return (
+        f"tempest identity: {len(results['passed'])} passed, "
+        f"{len(results['failed'])} failed, "
+        f"{len(results['skipped'])} skipped"
+    )
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    d = Path(ns.dir).resolve()
+    if installed_tempest(d) != TEMPEST_VERSION:
+        raise SystemExit(f"tempest {TEMPEST_VERSION} is not set up in {d}; run `setup` first")
+    concurrency = max(1, min(ns.concurrency, MAX_CONCURRENCY))
+    ws = write_workspace(d, ns)
+    cmd = [
+        str(venv_bin(d, "tempest")),
+        "run",
+        "--config-file",
+        str(ws / "etc" / "tempest.conf"),
+        "--regex",
+        ns.regex,
+        "--concurrency",
+        str(concurrency),
+    ]
+    log("$ " + " ".join(cmd))
+    start = time.monotonic()
+    # Tempest exits non-zero when a test fails; the results say which.
+    proc = subprocess.run(cmd, cwd=ws, check=False)
+    elapsed = time.monotonic() - start
+    results = collect_results(d, ws)
+    out = Path(ns.results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(summary(results))
+    print(f"tempest run took {elapsed:.0f} s (exit {proc.returncode}); results in {out}")
+    return 0
+
+
+def read_pass_list(path: Path) -> list[str]:
+    names = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.append(re.sub(r"\[[^\]]*\]$", "", line))
+    return names
+
+
+def outcome(results: dict[str, Any], test: str) -> str:
+    """What happened to a test that did not pass (its class may say)."""
+    cls = test.rsplit(".", 1)[0]
+    for name in (test, cls):
+        if name in results["failed"]:
+            return "failed" if name == test else "class failed"
+        if name in results["skipped"]:
+            why = results["skipped"][name]
+            return f"skipped: {why}" if name == test else f"class skipped: {why}"
+    return "not run"
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    results = json.loads(Path(ns.results).read_text())
+    print(summary(results))
+    passed = set(results["passed"])
+    expected = read_pass_list(Path(ns.pass_list))
+    missing = [t for t in expected if t not in passed]
+    new = sorted(passed - set(expected))
+    if new:
+        print(f"{len(new)} passing tests are not in {ns.pass_list} (add them):")
+        for t in new:
+            print(f"  {t}")
+    if missing:
+        print(f"{len(missing)} tests in {ns.pass_list} did not pass:")
+        for t in missing:
+            print(f"  {t} ({outcome(results, t)})")
+        return 1
+    return 0
+
+
+# Path segments after which the next segment names one resource, so a
+# request log can be folded into route templates.
+COLLECTIONS = {
+    "access_rules",
+    "application_credentials",
+    "consumers",
+    "credentials",
+    "domains",
+    "endpoint_groups",
+    "endpoints",
+    "groups",
+    "implies",
+    "OS-EC2",
+    "policies",
+    "projects",
+    "regions",
+    "roles",
+    "services",
+    "tags",
+    "trusts",
+    "users",
+    "limits",
+    "registered_limits",
+    "mappings",
+    "identity_providers",
+    "service_providers",
+    "protocols",
+}
+LITERALS = {"", "config", "inherited_to_projects"}
+REQUEST_LINE = re.compile(r"Request \((\w+):(\w+)\): (\d{3}) ([A-Z]+) (\S+)")
+
+
+def route_template(url: str) -> str:
+    """/v3/projects/ab12.../tags/x?name=y -> /v3/projects/{id}/tags/{tag}?name="""
+    url = re.sub(r"^[a-z]+://[^/]+", "", url)
+    path, _, query = url.partition("?")
+    out: list[str] = []
+    in_config = 0  # segments seen after a domain's "config"
+    for seg in path.split("/"):
+        prev = out[-1] if out else ""
+        if in_config and seg != "default":
+            seg = "{group}" if in_config == 1 else "{option}"
+            in_config += 1
+        elif seg == "config" and prev in ("{id}", "domains"):
+            in_config = 1
+        elif prev == "tags":
+            seg = "{tag}"
+        elif prev in COLLECTIONS and not (seg in LITERALS or seg.startswith("OS-")):
+            seg = "{id}"
+        out.append(seg)
+    template = "/".join(out)
+    if query:
+        names = sorted({kv.split("=", 1)[0] for kv in query.split("&")})
+        template += "?" + "&".join(f"{n}=" for n in names)
+    return template
+
+
+def cmd_requests(ns: argparse.Namespace) -> int:
+    """Fold the last run's request log into METHOD route -> statuses."""
+    log_file = Path(ns.dir).resolve() / WORKSPACE / "logs" / "tempest.log"
+    routes: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in log_file.read_text(errors="replace").splitlines():
+        m = REQUEST_LINE.search(line)
+        if not m:
+            continue
+        cls, _test, status, method, url = m.groups()
+        key = (route_template(url), method)
+        entry = routes.setdefault(key, {"statuses": {}, "classes": set()})
+        entry["statuses"][status] = entry["statuses"].get(status, 0) + 1
+        entry["classes"].add(cls)
+    lines = [
+        "# HTTP requests Tempest made in its last run (from its tempest.log): method,",
+        "# route template, status x count, number of test classes that sent it.",
+    ]
+    for (route, method), entry in sorted(routes.items()):
+        statuses = " ".join(f"{s}x{n}" for s, n in sorted(entry["statuses"].items()))
+        lines.append(f"{method:<6} {route:<70} {statuses}  [{len(entry['classes'])} classes]")
+    text = "\n".join(lines) + "\n"
+    if ns.out:
+        Path(ns.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("setup", help=f"make DIR/venv with tempest {TEMPEST_VERSION}")
+    s.add_argument("--dir", required=True)
+    s.set_defaults(func=cmd_setup)
+
+    r = sub.add_parser("run", help="run tempest against a cloud, write results")
+    r.add_argument("--dir", required=True)
+    r.add_argument(
+        "--auth-url", required=True, help="identity v3 URL, e.g. http://127.0.0.1:5000/v3"
+    )
+    r.add_argument("--admin-user", default="admin")
+    r.add_argument("--admin-password", required=True)
+    r.add_argument("--admin-project", default="admin")
+    r.add_argument("--admin-domain", default="Default")
+    r.add_argument("--regex", default="tempest.api.identity")
+    r.add_argument(
+        "--concurrency",
+        type=int,
+        default=MAX_CONCURRENCY,
+        help=f"workers, at most {MAX_CONCURRENCY}",
+    )
+    r.add_argument("--results", required=True, help="JSON file to write")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.OPTION=VALUE",
+        help="override one tempest.conf option (repeatable), for experiments",
+    )
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check", help="fail if a test in the pass list did not pass")
+    c.add_argument("--results", required=True)
+    c.add_argument("--pass-list", required=True)
+    c.set_defaults(func=cmd_check)
+
+    q = sub.add_parser("requests", help="summarize the HTTP requests of the last run")
+    q.add_argument("--dir", required=True)
+    q.add_argument("--out", help="file to write (default: stdout)")
+    q.set_defaults(func=cmd_requests)
+
+    ns = p.parse_args(argv)
+    return int(ns.func(ns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
