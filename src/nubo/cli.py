@@ -210,9 +210,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         state = {}
     print(f"nubo {__version__}")
     print(f"data dir:  {data}")
-    from nubo.cloud import _redact
+    from nubo.cloud import redact_url
 
-    print(f"database:  {_redact(cfg.database_url)}")
+    print(f"database:  {redact_url(cfg.database_url)}")
     if pid is None:
         print("state:     stopped")
         return 3

@@ -56,7 +56,7 @@ class Cloud:
         self.data.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.say(f"data directory {self.data}")
         self.db = Database(cfg.database_url)
-        self.say(f"database {_redact(cfg.database_url)} ({self.db.dialect}): migrating")
+        self.say(f"database {redact_url(cfg.database_url)} ({self.db.dialect}): migrating")
         migrate.upgrade(self.db.engine)
         self.identity = Identity(cfg, self.db)
         self.identity.setup_keys()
@@ -141,7 +141,7 @@ class Cloud:
             self.db.dispose()
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """Hide a password in a database URL."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

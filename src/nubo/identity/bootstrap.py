@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from nubo.db.base import new_id
+from nubo.db.base import new_id, utcnow
 from nubo.identity.models import GLOBAL, Assignment, ImpliedRole, Project, Role, User
 from nubo.identity.resources import DEFAULT_DOMAIN_ID
 from nubo.identity.service import Identity
@@ -81,16 +82,13 @@ def bootstrap(
 
 def _account(
     identity: Identity,
-    s: object,
+    s: Session,
     user_name: str,
     project_name: str,
     password: str,
     role_id: str,
     system: bool = False,
 ) -> bool:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
     project = s.scalar(
         select(Project).where(Project.name == project_name, Project.domain_id == DEFAULT_DOMAIN_ID)
     )
@@ -110,8 +108,6 @@ def _account(
     user = s.scalar(select(User).where(User.name == user_name, User.domain_id == DEFAULT_DOMAIN_ID))
     created = user is None
     if user is None:
-        from nubo.db.base import utcnow
-
         user = User(
             id=new_id(),
             name=user_name,

@@ -209,7 +209,6 @@ class Resources:
         self,
         query: Mapping[str, str],
         page: Page,
-        restrict_to: set[str] | None = None,
         tags: Mapping[str, list[str]] | None = None,
     ) -> list[Project]:
         with self.db.reader() as s:
@@ -225,8 +224,6 @@ class Resources:
                     "parent_id": Project.parent_id,
                 },
             )
-            if restrict_to is not None:
-                stmt = stmt.where(Project.id.in_(restrict_to))
             stmt = self._tag_filters(stmt, tags or {})
             return list(s.scalars(paginate(s, stmt, Project, page)))
 

@@ -13,24 +13,24 @@ from pathlib import Path
 
 from nubo.config import Config
 from nubo.db.engine import Database
+from nubo.identity.assignments import Assignments
+from nubo.identity.auth import Auth
+from nubo.identity.catalog import Catalog
+from nubo.identity.credentials import Credentials
+from nubo.identity.extensions import Extensions
+from nubo.identity.limits import Limits
 from nubo.identity.passwords import PasswordChecker, hash_password
+from nubo.identity.resources import Resources
+from nubo.identity.revocations import Revocations
 from nubo.identity.tokens import KeyRepository, TokenFormatter
+from nubo.identity.trusts import Trusts
+from nubo.identity.users import Users
 
 
 class Identity:
     """Entry point of the identity service layer."""
 
     def __init__(self, config: Config, db: Database) -> None:
-        from nubo.identity.assignments import Assignments
-        from nubo.identity.auth import Auth
-        from nubo.identity.catalog import Catalog
-        from nubo.identity.credentials import Credentials
-        from nubo.identity.extensions import Extensions
-        from nubo.identity.limits import Limits
-        from nubo.identity.resources import Resources
-        from nubo.identity.revocations import Revocations
-        from nubo.identity.trusts import Trusts
-        from nubo.identity.users import Users
 
         self.config = config
         self.db = db

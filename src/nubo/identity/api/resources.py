@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubo.api.routing import ApiRequest, Reply
+from nubo.api.pagination import next_link
+from nubo.api.routing import ApiRequest, Reply, collection_links
 from nubo.api.validation import parse_bool
-from nubo.errors import BadRequest
+from nubo.errors import BadRequest, NotFound
 from nubo.identity import schemas, views
 from nubo.identity.api.common import NO_CONTENT, default_domain, identity, listing, one, page, route
 from nubo.identity.models import Project
@@ -86,7 +87,6 @@ def _tag_query(req: ApiRequest) -> dict[str, list[str]]:
 @route("GET", "/v3/projects")
 def list_projects(req: ApiRequest) -> Reply:
     svc = identity(req)
-    restrict: set[str] | None = None
     query = req.query
     target = {"domain_id": req.query.get("domain_id")}
     if not req.allowed("identity:list_projects", target):
@@ -98,12 +98,9 @@ def list_projects(req: ApiRequest) -> Reply:
         else:
             req.enforce("identity:list_projects", target)
     pg = page(req, ("id", "name"), "name")
-    rows = svc.resources.list_projects(query, pg, restrict, _tag_query(req))
+    rows = svc.resources.list_projects(query, pg, _tag_query(req))
     with svc.db.reader() as s:
         items = [views.project(req.service_url, r, svc.resources.tags(s, r.id)) for r in rows]
-    from nubo.api.pagination import next_link
-    from nubo.api.routing import collection_links
-
     return Reply(
         200,
         {
@@ -235,8 +232,6 @@ def clear_tags(req: ApiRequest) -> Reply:
 def check_tag(req: ApiRequest) -> Reply:
     req.enforce("identity:get_project_tag", _project_target(req))
     if not identity(req).resources.has_tag(req.params["project_id"], req.params["tag"]):
-        from nubo.errors import NotFound
-
         raise NotFound(f"Could not find tag: {req.params['tag']}.")
     return NO_CONTENT
 

@@ -9,7 +9,7 @@ from nubo.errors import BadRequest
 from nubo.identity import schemas, views
 from nubo.identity.api.common import NO_CONTENT, identity, listing, one, page, route
 from nubo.identity.assignments import SYSTEM, Grant
-from nubo.identity.models import GLOBAL, Role
+from nubo.identity.models import GLOBAL, Group, Project, Role, User
 
 # -- roles --------------------------------------------------------------------
 
@@ -303,8 +303,6 @@ def _add_names(out: dict[str, Any], names: dict[str, Any]) -> None:
 
 
 def _names(req: ApiRequest, grants: list[Grant]) -> dict[str, Any]:
-    from nubo.identity.models import Group, Project, User
-
     svc = identity(req)
     out: dict[str, Any] = {}
     with svc.db.reader() as s:

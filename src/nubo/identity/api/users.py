@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nubo.api.routing import ApiRequest, Reply
-from nubo.errors import BadRequest
+from nubo.errors import BadRequest, NotFound
 from nubo.identity import schemas, views
 from nubo.identity.api.common import NO_CONTENT, default_domain, identity, listing, one, page, route
 
@@ -116,8 +116,6 @@ def add_member(req: ApiRequest) -> Reply:
 
 @route("GET,HEAD", "/v3/groups/{group_id}/users/{user_id}", policy="identity:check_user_in_group")
 def check_member(req: ApiRequest) -> Reply:
-    from nubo.errors import NotFound
-
     if not identity(req).users.is_member(req.params["group_id"], req.params["user_id"]):
         raise NotFound(f"User {req.params['user_id']} is not in group {req.params['group_id']}.")
     return NO_CONTENT
