@@ -69,6 +69,15 @@ class IdentityConfig:
         "per-process secret), so repeated logins skip bcrypt. 0 disables.",
     )
     minimum_password_age: int = _opt(0, "Days a user must keep a password before changing it.")
+    unique_last_password_count: int = _opt(
+        0,
+        "When changing their own password, users may not reuse any of their last N "
+        "passwords (the current one included); 0 or 1 turns the check off.",
+    )
+    lockout_failure_attempts: int = _opt(
+        0, "Failed password logins in a row that lock a user out; 0 never locks."
+    )
+    lockout_duration: int = _opt(1800, "Seconds a locked-out user stays locked.")
     password_expires_days: int = _opt(0, "Days a password stays valid; 0 never expires.")
 
 

@@ -110,7 +110,14 @@ def stop_pid(pid: int, timeout: float = 20.0) -> None:
 class NuboCloud:
     """One ``nubo up --detach`` on its own data dir, loopback port and database."""
 
-    def __init__(self, data_dir: Path, database: str, database_url: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database: str,
+        database_url: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.extra_env = extra_env or {}
         self.data_dir = data_dir
         self.database = database  # "sqlite" or "postgresql"
         self.database_url = database_url  # empty: SQLite in the data dir
@@ -136,6 +143,7 @@ class NuboCloud:
         env["NUBO_IDENTITY_PASSWORD_HASH_ROUNDS"] = HASH_ROUNDS
         if self.database_url:
             env["NUBO_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
         return env
 
     def nubo(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -351,13 +359,15 @@ def database(request: pytest.FixtureRequest) -> Database:
 
 
 @pytest.fixture(scope="session")
-def cloud_factory(database: Database) -> Iterator[Callable[[], NuboCloud]]:
-    """Start another cloud on a fresh data dir and database (stopped at session end)."""
+def cloud_factory(database: Database) -> Iterator[Callable[..., NuboCloud]]:
+    """Start another cloud on a fresh data dir and database (stopped at session end);
+    keyword arguments become NUBO_* environment settings of that cloud."""
     started: list[NuboCloud] = []
 
-    def make() -> NuboCloud:
+    def make(**settings: str) -> NuboCloud:
         data_dir = Path(tempfile.mkdtemp(prefix=f"nubo-ft-{database.kind}-"))
-        c = NuboCloud(data_dir, database.kind, database.new_url())
+        env = {f"NUBO_{k.upper()}": v for k, v in settings.items()}
+        c = NuboCloud(data_dir, database.kind, database.new_url(), env)
         started.append(c)
         c.up()
         return c
@@ -371,7 +381,7 @@ def cloud_factory(database: Database) -> Iterator[Callable[[], NuboCloud]]:
 
 
 @pytest.fixture(scope="session")
-def cloud(cloud_factory: Callable[[], NuboCloud]) -> NuboCloud:
+def cloud(cloud_factory: Callable[..., NuboCloud]) -> NuboCloud:
     """The shared cloud: base_url, auth_url, admin_password, demo_password, clouds_yaml,
     data_dir, database."""
     return cloud_factory()
@@ -619,6 +629,20 @@ def http(cloud: NuboCloud) -> Iterator[Http]:
     client = Http(cloud)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def http_for() -> Iterator[Callable[[NuboCloud], Http]]:
+    """Raw HTTP helpers for another cloud (from ``cloud_factory``)."""
+    clients: list[Http] = []
+
+    def make(c: NuboCloud) -> Http:
+        clients.append(Http(c))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 # -- the openstack CLI -----------------------------------------------------------------

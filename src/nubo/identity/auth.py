@@ -78,7 +78,11 @@ class Auth:
         user_id: str | None = None
         issued_methods = list(methods)
         if "token" in methods:
-            original = self.validate_full(ident["token"]["id"])
+            try:
+                original = self.validate_full(ident["token"]["id"])
+            except Unauthorized as exc:
+                # Keystone answers a revoked, expired or forged token here with 404
+                raise NotFound(f"Could not find token: {exc.message}") from exc
             if original.payload.application_credential_id:
                 raise Forbidden("Application credential tokens cannot be rescoped.")
             user_id = original.payload.user_id
@@ -129,8 +133,17 @@ class Auth:
             user = self._find_user(s, spec)
             stored = user.password_hash if user else None
             subject = user.id if user else ""
+        users = self.identity.users
+        locked = user is not None and users.locked_out(user)
         if not self.identity.passwords.verify(subject, password, stored) or user is None:
+            if user is not None:
+                users.record_failed_login(user.id)
             raise Unauthorized(GENERIC_401)
+        if locked:
+            # the right password does not open a locked account until the lock expires
+            raise Unauthorized(GENERIC_401)
+        if user.failed_auth_count:
+            users.clear_failed_logins(user.id)
         return user.id
 
     def _find_user(self, s: Session, spec: Mapping[str, Any]) -> User | None:

@@ -71,6 +71,9 @@ class User(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # lockout after failed password logins (identity.lockout_failure_attempts)
+    failed_auth_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_auth_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class PasswordHistory(Base):

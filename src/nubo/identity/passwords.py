@@ -27,6 +27,11 @@ def hash_password(password: str, rounds: int) -> str:
     return bcrypt.hashpw(password.encode()[:MAX_PASSWORD_BYTES], bcrypt.gensalt(rounds)).decode()
 
 
+def verify_password(password: str, hashed: str) -> bool:
+    """A plain bcrypt check, for password history (no memory of results)."""
+    return _check(password, hashed)
+
+
 def _check(password: str, hashed: str) -> bool:
     try:
         return bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], hashed.encode())

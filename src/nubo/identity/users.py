@@ -24,7 +24,7 @@ from nubo.identity.models import (
     Trust,
     User,
 )
-from nubo.identity.passwords import MAX_PASSWORD_BYTES
+from nubo.identity.passwords import MAX_PASSWORD_BYTES, verify_password
 
 if TYPE_CHECKING:
     from nubo.identity.service import Identity
@@ -199,6 +199,8 @@ class Users:
         row.password_hash = hashed
         row.password_created_at = utcnow()
         row.password_expires_at = self._password_expiry(row.options or {})
+        row.failed_auth_count = 0
+        row.failed_auth_at = None
         s.add(PasswordHistory(user_id=row.id, password_hash=hashed))
 
     def change_password(self, user_id: str, original: str, new: str) -> None:
@@ -222,12 +224,64 @@ class Users:
                 raise BadRequest(
                     "You cannot change your password at this time due to the minimum password age."
                 )
+            self._check_history(s, row.id, new)
         hashed = self.identity.hash_password(new)
         with self.db.session() as s:
             row = self.get(s, user_id)
             self._set_password(s, row, hashed)
             self.identity.revocations.add(s, user_id=row.id)
         self.identity.changed()
+
+    def _check_history(self, s: Session, user_id: str, new: str) -> None:
+        """Refuse reusing one of the last N passwords (self-service changes only)."""
+        count = self.identity.config.identity.unique_last_password_count
+        if count <= 1:
+            return
+        recent = s.scalars(
+            select(PasswordHistory.password_hash)
+            .where(PasswordHistory.user_id == user_id)
+            .order_by(PasswordHistory.id.desc())
+            .limit(count)
+        )
+        if any(verify_password(new, old) for old in recent):
+            raise BadRequest(
+                "The new password cannot be identical to a previous password: it must differ "
+                f"from the last {count} passwords."
+            )
+
+    # -- lockout ---------------------------------------------------------------
+
+    def locked_out(self, row: User) -> bool:
+        """Whether failed logins have locked this user out right now."""
+        cfg = self.identity.config.identity
+        if cfg.lockout_failure_attempts <= 0 or row.failed_auth_at is None:
+            return False
+        if (row.options or {}).get("ignore_lockout_failure_attempts"):
+            return False
+        if row.failed_auth_count < cfg.lockout_failure_attempts:
+            return False
+        return utcnow() < row.failed_auth_at + dt.timedelta(seconds=cfg.lockout_duration)
+
+    def record_failed_login(self, user_id: str) -> None:
+        if self.identity.config.identity.lockout_failure_attempts <= 0:
+            return
+        with self.db.session() as s:
+            row = s.get(User, user_id)
+            if row is None:
+                return
+            if not self.locked_out(row) and row.failed_auth_count >= (
+                self.identity.config.identity.lockout_failure_attempts
+            ):
+                row.failed_auth_count = 0  # the previous lock has expired: count afresh
+            row.failed_auth_count += 1
+            row.failed_auth_at = utcnow()
+
+    def clear_failed_logins(self, user_id: str) -> None:
+        with self.db.session() as s:
+            row = s.get(User, user_id)
+            if row is not None:
+                row.failed_auth_count = 0
+                row.failed_auth_at = None
 
     def delete(self, user_id: str) -> None:
         with self.db.session() as s:
