@@ -7,16 +7,25 @@ STAMP  := $(VENV)/.installed
 DATA   ?= /var/lib/nubo
 BIND   ?= 127.0.0.1:8770
 
-# Debian packages nubo uses (installed only when missing).
-APT_PACKAGES := python3 python3-venv python3-dev gcc iproute2 postgresql
+# Debian packages nubo uses (installed only when missing); the tests also need
+# PostgreSQL (the functional suite starts its own throwaway cluster).
+APT_PACKAGES      := python3 python3-venv python3-dev gcc iproute2
+TEST_APT_PACKAGES := postgresql
 
-.PHONY: run test lint typecheck bench system-deps venv unit functional compat clean
+.PHONY: run test lint typecheck bench system-deps test-deps apt-install venv unit functional \
+	compat clean
 
 run: system-deps venv
 	$(BIN)/nubo up --data-dir $(DATA) --bind $(BIND)
 
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps: system-deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -25,7 +34,7 @@ system-deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-venv: $(STAMP)
+venv: system-deps $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,13 +53,13 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-functional: system-deps venv
+functional: test-deps venv
 	$(BIN)/pytest -q tests/functional
 
-compat: system-deps venv
+compat: test-deps venv
 	$(BIN)/python tests/compat/run.py
 
-test: system-deps venv lint typecheck
+test: test-deps venv lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional
 	$(BIN)/python tests/compat/run.py
 

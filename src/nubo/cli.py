@@ -79,11 +79,13 @@ def _healthy(base_url: str, timeout: float = 1.0) -> bool:
 def _summary(cfg: Config, clouds: Path) -> None:
     _say(f"ready: identity at {cfg.base_url}/identity/v3")
     _say(f"credentials: {clouds} (clouds 'nubo' = admin, 'nubo-demo' = demo)")
+    beside = Path(sys.executable).parent / "openstack"  # the venv's client
+    openstack = str(beside) if beside.exists() else "openstack"
     _say("try:")
     print(
         f"    export OS_CLIENT_CONFIG_FILE={clouds}\n"
-        "    openstack --os-cloud nubo token issue\n"
-        "    openstack --os-cloud nubo project list",
+        f"    {openstack} --os-cloud nubo token issue\n"
+        f"    {openstack} --os-cloud nubo project list",
         flush=True,
     )
 

@@ -60,6 +60,8 @@ class Cloud:
         migrate.upgrade(self.db.engine)
         self.identity = Identity(cfg, self.db)
         self.identity.setup_keys()
+        with self.db.session() as s:
+            self.identity.revocations.prune(s)
         self.say("token and credential keys ready")
         saved = self._saved_passwords()
         result = bootstrap(
@@ -67,6 +69,14 @@ class Cloud:
             cfg.identity.admin_password or saved.get("nubo", ""),
             cfg.identity.demo_password or saved.get("nubo-demo", ""),
             self.say,
+            enforce=frozenset(
+                name
+                for name, configured in (
+                    ("admin", cfg.identity.admin_password),
+                    ("demo", cfg.identity.demo_password),
+                )
+                if configured
+            ),
         )
         for entry in CATALOG:
             self.identity.catalog.register(
@@ -91,7 +101,7 @@ class Cloud:
             return {}
 
     def _write_clouds_yaml(self, admin_password: str, demo_password: str) -> None:
-        def cloud(user: str, password: str, project: str, system: bool = False) -> dict[str, Any]:
+        def cloud(user: str, password: str, project: str) -> dict[str, Any]:
             return {
                 "auth": {
                     "auth_url": self.auth_url,

@@ -68,3 +68,30 @@ def test_up_twice_is_harmless(cloud: Any) -> None:
     assert result.returncode == 0
     assert "already running" in result.stdout
     assert cloud.nubo("status").returncode == 0
+
+
+def test_configured_admin_password_wins_on_restart(cloud_factory: Any) -> None:
+    c = cloud_factory()
+    c.down()
+    c.extra_env["NUBO_IDENTITY_ADMIN_PASSWORD"] = "from-the-config-file"
+    c.up()
+    assert c.admin_password == "from-the-config-file"  # clouds.yaml follows
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": "admin",
+                        "domain": {"id": "default"},
+                        "password": "from-the-config-file",
+                    }
+                },
+            }
+        }
+    }
+    import httpx
+
+    r = httpx.post(c.auth_url + "/auth/tokens", json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    assert "reset from the configuration" in c.log_tail(200)

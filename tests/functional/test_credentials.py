@@ -6,11 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openstack import exceptions as sdk_exc
+
+from nubo.config import Config
+from nubo.db.engine import Database
+from nubo.errors import NotFound, Unauthorized
+from nubo.identity.service import Identity
 
 
 def _assert_error(r: Any, status: int) -> dict[str, Any]:
@@ -41,6 +47,40 @@ def demo(http) -> dict[str, Any]:
 def _create(http, token: Any = None, **cred: Any) -> Any:
     kwargs = {} if token is None else {"token": token}
     return http.post("credentials", json={"credential": cred}, **kwargs)
+
+
+def _ec2_blob() -> str:
+    return json.dumps({"access": uuid.uuid4().hex, "secret": uuid.uuid4().hex})
+
+
+@pytest.fixture
+def member(http, unique) -> dict[str, Any]:
+    """A fresh user with the member role on a fresh project, and a token for it there."""
+    project = http.make_project(unique("credproj"))
+    user = http.make_user(unique("creduser"), project_id=project["id"], role="member")
+    scope = {"project": {"id": project["id"]}}
+    token = http.token(None, user["password"], user_id=user["id"], scope=scope)
+    return {"user": user, "project": project, "token": token}
+
+
+def _app_cred_token(http, member: dict[str, Any], name: str, **fields: Any) -> str:
+    """A token from a new application credential of ``member``."""
+    r = http.post(
+        f"users/{member['user']['id']}/application_credentials",
+        token=member["token"],
+        json={"application_credential": {"name": name, **fields}},
+    )
+    cred = http.expect(r, 201)["application_credential"]
+    ident = {"id": cred["id"], "secret": cred["secret"]}
+    body = {
+        "auth": {
+            "identity": {"methods": ["application_credential"], "application_credential": ident}
+        }
+    }
+    r = http.post("auth/tokens", token=None, json=body)
+    http.expect(r, 201)
+    token: str = r.headers["x-subject-token"]
+    return token
 
 
 # -- /v3/credentials ---------------------------------------------------------------
@@ -273,3 +313,200 @@ def test_ec2_isolation(http, run_cli, admin, demo):
         http.expect(
             http.delete(f"users/{admin['user_id']}/credentials/OS-EC2/{theirs['access']}"), 204
         )
+
+
+# -- tenant isolation of credentials ------------------------------------------------------
+
+
+def test_ec2_needs_a_role_on_the_project(http, member, admin, unique):
+    uid = member["user"]["id"]
+    token = member["token"]
+    path = f"users/{uid}/credentials/OS-EC2"
+    foreign = http.make_project(unique("foreign"))
+    # a member cannot tie a key to a project they have no role on
+    r = http.post(path, token=token, json={"tenant_id": foreign["id"]})
+    assert foreign["id"] in _assert_error(r, 403)["message"]
+    # nor can an admin, for them or for themselves
+    _assert_error(http.post(path, json={"tenant_id": foreign["id"]}), 403)
+    r = http.post(f"users/{admin['user_id']}/credentials/OS-EC2", json={"tenant_id": foreign["id"]})
+    _assert_error(r, 403)
+    # a project that does not exist is still a 404
+    _assert_error(http.post(path, token=token, json={"tenant_id": uuid.uuid4().hex}), 404)
+    assert http.expect(http.get(path, token=token), 200)["credentials"] == []
+
+    # their own project is fine, and so is one they reach through a group
+    own = http.post(path, token=token, json={"tenant_id": member["project"]["id"]})
+    assert http.expect(own, 201)["credential"]["tenant_id"] == member["project"]["id"]
+    group = http.make_group(unique("credgrp"))
+    http.expect(http.put(f"groups/{group['id']}/users/{uid}"), 204)
+    http.grant("reader", group=group["id"], project=foreign["id"])
+    via_group = http.post(path, token=token, json={"tenant_id": foreign["id"]})
+    assert http.expect(via_group, 201)["credential"]["tenant_id"] == foreign["id"]
+    # as can an admin now that the user has a role there
+    by_admin = http.expect(http.post(path, json={"tenant_id": foreign["id"]}), 201)
+    assert by_admin["credential"]["user_id"] == uid
+    listed = http.expect(http.get(path, token=token), 200)["credentials"]
+    assert sorted(c["tenant_id"] for c in listed) == sorted(
+        [member["project"]["id"], foreign["id"], foreign["id"]]
+    )
+
+
+def test_stored_credentials_need_a_role_on_the_project(http, member, unique):
+    uid = member["user"]["id"]
+    token = member["token"]
+    own_project = member["project"]["id"]
+    foreign = http.make_project(unique("foreign"))["id"]
+    # ec2 or not, a member cannot store a credential on a project they have no role on
+    r = _create(http, token, type="ec2", blob=_ec2_blob(), user_id=uid, project_id=foreign)
+    assert foreign in _assert_error(r, 403)["message"]
+    _assert_error(_create(http, token, type="cert", blob="b", user_id=uid, project_id=foreign), 403)
+    r = _create(http, token, type="ec2", blob=_ec2_blob(), user_id=uid, project_id="nope")
+    _assert_error(r, 404)
+    assert (
+        http.expect(http.get(f"credentials?user_id={uid}", token=token), 200)["credentials"] == []
+    )
+
+    r = _create(http, token, type="ec2", blob=_ec2_blob(), user_id=uid, project_id=own_project)
+    ec2 = http.expect(r, 201)["credential"]
+    cert = http.expect(_create(http, token, type="cert", blob="b", user_id=uid), 201)["credential"]
+    # nor move one to another project afterwards, whether they have a role there or not
+    for cred in (ec2, cert):
+        r = http.patch(
+            f"credentials/{cred['id']}", token=token, json={"credential": {"project_id": foreign}}
+        )
+        assert "project_id" in _assert_error(r, 403)["message"]
+    r = http.patch(
+        f"credentials/{cert['id']}", token=token, json={"credential": {"project_id": own_project}}
+    )
+    _assert_error(r, 403)
+    r = http.patch(
+        f"credentials/{ec2['id']}", token=token, json={"credential": {"project_id": None}}
+    )
+    _assert_error(r, 403)
+    # restating the owner and the project is no change
+    same = {"user_id": uid, "project_id": own_project, "blob": _ec2_blob()}
+    r = http.patch(f"credentials/{ec2['id']}", token=token, json={"credential": same})
+    assert http.expect(r, 200)["credential"]["project_id"] == own_project
+    for cred, project in ((ec2, own_project), (cert, None)):
+        shown = http.expect(http.get(f"credentials/{cred['id']}", token=token), 200)
+        assert shown["credential"]["project_id"] == project
+
+    # an admin may tie a user's credential to any project (Tempest stores ec2
+    # credentials for users without a role on the project) and move one there
+    r = _create(http, type="ec2", blob=_ec2_blob(), user_id=uid, project_id=foreign)
+    by_admin = http.expect(r, 201)["credential"]
+    assert by_admin["project_id"] == foreign
+    r = http.patch(f"credentials/{cert['id']}", json={"credential": {"project_id": foreign}})
+    assert http.expect(r, 200)["credential"]["project_id"] == foreign
+    # the owner cannot change such a credential, only delete it
+    for cred in (by_admin, cert):
+        r = http.patch(
+            f"credentials/{cred['id']}", token=token, json={"credential": {"blob": _ec2_blob()}}
+        )
+        _assert_error(r, 403)
+        http.expect(http.delete(f"credentials/{cred['id']}", token=token), 204)
+    http.expect(http.delete(f"credentials/{ec2['id']}", token=token), 204)
+
+
+def test_restricted_application_credential_cannot_make_ec2(http, member, unique):
+    uid = member["user"]["id"]
+    project = member["project"]["id"]
+    path = f"users/{uid}/credentials/OS-EC2"
+    made = http.expect(http.post(path, token=member["token"], json={"tenant_id": project}), 201)
+    made_id = hashlib.sha256(made["credential"]["access"].encode()).hexdigest()
+
+    rtoken = _app_cred_token(http, member, unique("restricted"))
+    error = _assert_error(http.post(path, token=rtoken, json={"tenant_id": project}), 403)
+    assert "application_credential" in error["message"]
+    r = _create(http, rtoken, type="ec2", blob=_ec2_blob(), user_id=uid, project_id=project)
+    assert "application_credential" in _assert_error(r, 403)["message"]
+    # nor re-key an existing one, nor turn another credential into one
+    r = http.patch(
+        f"credentials/{made_id}", token=rtoken, json={"credential": {"blob": _ec2_blob()}}
+    )
+    _assert_error(r, 403)
+    cert = http.expect(_create(http, rtoken, type="cert", blob="b", user_id=uid), 201)
+    cert_id = cert["credential"]["id"]
+    r = http.patch(
+        f"credentials/{cert_id}",
+        token=rtoken,
+        json={"credential": {"type": "ec2", "blob": _ec2_blob(), "project_id": project}},
+    )
+    _assert_error(r, 403)
+    listed = http.expect(http.get(path, token=member["token"]), 200)["credentials"]
+    assert [c["access"] for c in listed] == [made["credential"]["access"]]
+    # reading them is still allowed
+    http.expect(http.get(path, token=rtoken), 200)
+
+    # an unrestricted application credential may
+    utoken = _app_cred_token(http, member, unique("unrestricted"), unrestricted=True)
+    again = http.expect(http.post(path, token=utoken, json={"tenant_id": project}), 201)
+    assert again["credential"]["user_id"] == uid
+    r = _create(http, utoken, type="ec2", blob=_ec2_blob(), user_id=uid, project_id=project)
+    http.expect(r, 201)
+
+
+@pytest.fixture
+def live_identity(cloud) -> Iterator[Identity]:
+    """The identity service layer on the running cloud's database and keys (what the
+    S3 API will call in-process to check request signatures)."""
+    cfg = Config(data_dir=str(cloud.data_dir))
+    cfg.database.url = cloud.database_url
+    db = Database(cfg.database_url)
+    try:
+        yield Identity(cfg, db)
+    finally:
+        db.dispose()
+
+
+def test_ec2_key_stops_working_without_role_user_or_project(http, member, live_identity, unique):
+    uid = member["user"]["id"]
+    project = member["project"]["id"]
+    made = http.post(
+        f"users/{uid}/credentials/OS-EC2", token=member["token"], json={"tenant_id": project}
+    )
+    cred = http.expect(made, 201)["credential"]
+    access = cred["access"]
+    creds = live_identity.credentials
+    usable = (uid, project, cred["secret"])
+    assert creds.ec2_by_access(access) == usable
+    with pytest.raises(NotFound):
+        creds.ec2_by_access(uuid.uuid4().hex)
+
+    # the owner loses their role on the project, then gets it back (through a group)
+    http.revoke("member", user=uid, project=project)
+    with pytest.raises(Unauthorized):
+        creds.ec2_by_access(access)
+    group = http.make_group(unique("credgrp"))
+    http.expect(http.put(f"groups/{group['id']}/users/{uid}"), 204)
+    http.grant("member", group=group["id"], project=project)
+    assert creds.ec2_by_access(access) == usable
+
+    # the user is disabled, then enabled
+    user_path = f"users/{uid}"
+    http.expect(http.patch(user_path, json={"user": {"enabled": False}}), 200)
+    with pytest.raises(Unauthorized):
+        creds.ec2_by_access(access)
+    http.expect(http.patch(user_path, json={"user": {"enabled": True}}), 200)
+    assert creds.ec2_by_access(access) == usable
+
+    # the project is disabled, then enabled
+    project_path = f"projects/{project}"
+    http.expect(http.patch(project_path, json={"project": {"enabled": False}}), 200)
+    with pytest.raises(Unauthorized):
+        creds.ec2_by_access(access)
+    http.expect(http.patch(project_path, json={"project": {"enabled": True}}), 200)
+    assert creds.ec2_by_access(access) == usable
+
+    # a key on a project of a domain that gets disabled
+    domain = http.make_domain(unique("creddom"))
+    elsewhere = http.make_project(unique("credproj"), domain_id=domain["id"])
+    http.grant("member", user=uid, project=elsewhere["id"])
+    other = http.post(f"users/{uid}/credentials/OS-EC2", json={"tenant_id": elsewhere["id"]})
+    other_access = http.expect(other, 201)["credential"]["access"]
+    assert creds.ec2_by_access(other_access)[1] == elsewhere["id"]
+    http.expect(http.patch(f"domains/{domain['id']}", json={"domain": {"enabled": False}}), 200)
+    with pytest.raises(Unauthorized):
+        creds.ec2_by_access(other_access)
+    # the first key is not affected
+    assert creds.ec2_by_access(access) == usable

@@ -142,6 +142,45 @@ def test_bad_query_parameters(http, query, word):
 def test_bad_boolean_query(http):
     r = http.validate(http.admin_token, query="nocatalog=maybe")
     assert "nocatalog" in keystone_error(r, 400)
+    assert "enabled" in keystone_error(http.get("users?enabled=maybe"), 400)
+    assert "effective" in keystone_error(http.get("role_assignments?effective=perhaps"), 400)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"user": ' * 5000 + b"1" + b"}" * 5000,  # nested past Python's recursion limit
+        b'{"user": {"name": "big", "enabled": ' + b"9" * 5000 + b"}}",  # huge integer
+        rb'{"user": {"name": "\ud800"}}',  # a lone surrogate (JSON escape)
+        rb'{"user": {"name": "x", "password": "\udfff"}}',
+    ],
+)
+def test_hostile_json_is_400(http, raw):
+    keystone_error(http.post("users", content=raw, headers=_JSON), 400)
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "not-a-time"]
+)
+def test_out_of_range_timestamps_are_400(http, when):
+    project = http.make_project()
+    user = http.make_user(project_id=project["id"])
+    token = http.token(
+        None, user["password"], user_id=user["id"], scope={"project": {"id": project["id"]}}
+    )
+    r = http.post(
+        f"users/{user['id']}/application_credentials",
+        token=token,
+        json={"application_credential": {"name": "t", "expires_at": when}},
+    )
+    assert "expires_at" in keystone_error(r, 400)
+
+
+def test_client_chosen_ids_are_ignored(http, unique):
+    made = http.create("projects", "project", {"name": unique("p"), "id": "mine"})
+    assert made["id"] != "mine"
+    r = http.post("users", json={"user": {"name": unique("u"), "id": 123}})
+    assert r.status_code == 201 and r.json()["user"]["id"] != 123
 
 
 def test_method_not_allowed(http):

@@ -220,3 +220,21 @@ def test_member_sees_own_project_only(http, demo_conn, run_cli):
     assert [p.name for p in demo_conn.identity.user_projects(demo_conn.current_user_id)] == ["demo"]
     # and the CLI falls back to the user's own projects when listing all is forbidden
     assert [p["Name"] for p in run_cli("project", "list", cloud="nubo-demo")] == ["demo"]
+
+
+def test_hierarchy_shows_a_member_only_projects_they_may_see(http):
+    parent = http.make_project()
+    hidden = http.make_project(parent_id=parent["id"])
+    mine = http.make_project(parent_id=parent["id"])
+    user = http.make_user(project_id=parent["id"])
+    http.grant("member", user=user["id"], project=mine["id"])
+    token = http.token(
+        None, user["password"], user_id=user["id"], scope={"project": {"id": parent["id"]}}
+    )
+    shown = http.expect(http.get(f"projects/{parent['id']}?subtree_as_list", token=token), 200)
+    assert [p["project"]["id"] for p in shown["project"]["subtree"]] == [mine["id"]]
+    admin_view = http.expect(http.get(f"projects/{parent['id']}?subtree_as_list"), 200)
+    assert {p["project"]["id"] for p in admin_view["project"]["subtree"]} == {
+        hidden["id"],
+        mine["id"],
+    }

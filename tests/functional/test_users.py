@@ -226,3 +226,16 @@ def test_passwords_longer_than_bcrypt_reads_are_refused(http, unique):
         )
         assert r.status_code == 400
     assert http.password_auth(user["name"], longest).status_code == 201
+
+
+def test_own_password_change_gives_one_401_for_every_failure(http):
+    user = http.make_user()
+    body = {"user": {"original_password": "wrong", "password": "new-password"}}
+    wrong = http.post(f"users/{user['id']}/password", token=None, json=body)
+    unknown = http.post("users/no-such-user/password", token=None, json=body)
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    http.expect(http.patch(f"users/{user['id']}", json={"user": {"enabled": False}}), 200)
+    body["user"]["original_password"] = user["password"]
+    disabled = http.post(f"users/{user['id']}/password", token=None, json=body)
+    assert disabled.status_code == 401

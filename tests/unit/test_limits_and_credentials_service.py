@@ -12,7 +12,7 @@ import pytest
 from nubo.config import Config
 from nubo.db import migrate
 from nubo.db.engine import Database
-from nubo.errors import NotFound
+from nubo.errors import Forbidden, NotFound
 from nubo.identity.bootstrap import bootstrap
 from nubo.identity.models import Credential
 from nubo.identity.resources import DEFAULT_DOMAIN_ID
@@ -86,7 +86,14 @@ def test_ec2_by_access(identity: Identity) -> None:
         user = identity.users.find(s, name="demo", domain_id=DEFAULT_DOMAIN_ID)
         assert user is not None
         user_id = user.id
+        member = identity.assignments.find_role(s, "member")
+        assert member is not None
+        member_id = member.id
     project = _project(identity, "s3")
+    # an EC2 key needs its owner's role on the project
+    with pytest.raises(Forbidden):
+        creds.create_ec2(user_id, project)
+    identity.assignments.grant("user", user_id, "project", project, member_id)
     made = creds.create_ec2(user_id, project)
     assert creds.ec2_by_access(made.access) == (user_id, project, made.secret)
     with pytest.raises(NotFound):

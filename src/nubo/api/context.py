@@ -56,14 +56,6 @@ class RequestContext:
     def roles(self) -> tuple[str, ...]:
         return self.auth.roles if self.auth else ()
 
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
-
-    @property
-    def is_system(self) -> bool:
-        return bool(self.auth and self.auth.system_scope)
-
     def credentials(self) -> dict[str, Any]:
         """The facts policy rules may test (``role:``, ``project_id:`` ...)."""
         a = self.auth

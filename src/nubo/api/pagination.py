@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, and_, false, or_
+from sqlalchemy import Boolean, Select, and_, false, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from nubo.api.validation import parse_int
+from nubo.api.validation import parse_bool, parse_int
 from nubo.errors import BadRequest, NotFound
 
 Column = InstrumentedAttribute[Any]
@@ -61,11 +61,15 @@ def page_params(
 def apply_filters(
     stmt: Select[Any], query: Mapping[str, str], columns: Mapping[str, Column]
 ) -> Select[Any]:
-    """Exact-match filters, plus ``field__contains`` style string operators."""
+    """Exact-match filters, plus ``field__contains`` style string operators; boolean
+    columns take the usual true/false spellings (anything else is a 400)."""
     for param, value in query.items():
         name, _, op = param.partition("__")
         column = columns.get(name)
         if column is None or (op and op not in _OPERATORS):
+            continue
+        if isinstance(column.type, Boolean):
+            stmt = stmt.where(column == parse_bool(value, param))
             continue
         if not op or op == "equals":
             stmt = stmt.where(column == value)

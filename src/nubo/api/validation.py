@@ -5,6 +5,7 @@ Bad input becomes a 400 whose message names the field, never a 500.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -69,12 +70,19 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise BadRequest("The request body is empty: a JSON object is expected.")
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError as exc:
+        body = json.loads(raw)
+        # lone surrogates ("\ud800") decode but can be neither stored nor hashed
+        json.dumps(body, ensure_ascii=False).encode()
+        return body
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
         raise BadRequest("The request body is not UTF-8 encoded JSON.") from exc
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from exc
+    except (RecursionError, ValueError) as exc:  # absurd nesting, huge integer literals
+        raise BadRequest(
+            "Malformed JSON in request body: too deeply nested or a number too large."
         ) from exc
 
 
@@ -100,6 +108,25 @@ def parse_int(value: str, name: str, minimum: int | None = None) -> int:
             f"Invalid value for query parameter '{name}': must be at least {minimum}"
         )
     return number
+
+
+def parse_timestamp(value: str, field: str) -> dt.datetime:
+    """ISO 8601 (``2015-02-17T17:34:01Z``; fractions and offsets allowed; no zone means
+    UTC) as an aware UTC datetime; anything else is a 400 naming the field."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        when = when.astimezone(dt.UTC)
+        when.timestamp()  # years near 1 or 9999 may not convert
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError(
+            f"Invalid input for field '{field}': {value!r} is not an ISO 8601 timestamp."
+        ) from exc
+    return when
 
 
 def check_header(headers: Mapping[str, str], name: str, max_len: int = 8192) -> str | None:

@@ -31,3 +31,30 @@ def conflict_on_duplicate(session: Session, message: str) -> Iterator[None]:
             session.flush()
     except IntegrityError as exc:
         raise Conflict(message) from exc
+
+
+def flush_or_conflict(session: Session, message: str) -> None:
+    """Write pending changes now; a unique-constraint violation becomes a 409."""
+    with conflict_on_duplicate(session, message):
+        pass
+
+
+def add_if_absent(session: Session, row: Any) -> None:
+    """Insert ``row`` unless an equal key exists (idempotent PUTs, safe under races)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        pass
+
+
+def merge_options(current: dict[str, Any] | None, changes: dict[str, Any] | None) -> dict[str, Any]:
+    """Keystone's ``options`` update: set the given keys, drop those set to null."""
+    merged = dict(current or {})
+    for key, value in (changes or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

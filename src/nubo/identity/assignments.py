@@ -10,8 +10,15 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from nubo.api.pagination import Page, apply_filters, paginate
+from nubo.api.validation import parse_bool
 from nubo.db.base import new_id
-from nubo.db.helpers import conflict_on_duplicate, get_or_404
+from nubo.db.helpers import (
+    add_if_absent,
+    conflict_on_duplicate,
+    flush_or_conflict,
+    get_or_404,
+    merge_options,
+)
 from nubo.errors import BadRequest, Forbidden, NotFound
 from nubo.identity.models import GLOBAL, Assignment, Group, ImpliedRole, Project, Role, User
 
@@ -68,7 +75,7 @@ class Assignments:
                 if domain is None or not domain.is_domain:
                     raise NotFound(f"Could not find domain: {domain_id}.")
             row = Role(
-                id=data.get("id") or new_id(),
+                id=new_id(),
                 name=data["name"],
                 domain_id=domain_id or GLOBAL,
                 description=data.get("description"),
@@ -105,22 +112,15 @@ class Assignments:
                 if key in changes:
                     setattr(row, key, changes[key])
             if "options" in changes:
-                options = dict(row.options or {})
-                for k, v in (changes["options"] or {}).items():
-                    if v is None:
-                        options.pop(k, None)
-                    else:
-                        options[k] = v
-                row.options = options
+                row.options = merge_options(row.options, changes["options"])
             extra = dict(row.extra or {})
             extra.update({k: v for k, v in changes.items() if k not in ROLE_FIELDS})
             row.extra = extra
-            with conflict_on_duplicate(
+            flush_or_conflict(
                 s,
                 "Conflict occurred attempting to update role - "
                 f"Duplicate entry found with name {row.name}.",
-            ):
-                pass
+            )
         self.identity.changed()
         return row
 
@@ -153,8 +153,7 @@ class Assignments:
                 raise Forbidden("A global role cannot imply a domain-specific role.")
             if prior_id == implied_id or prior_id in self.implied_closure(s, [implied_id]):
                 raise BadRequest(f"Implying {implied.name} from {prior.name} would create a cycle.")
-            if s.get(ImpliedRole, (prior_id, implied_id)) is None:
-                s.add(ImpliedRole(prior_role_id=prior_id, implied_role_id=implied_id))
+            add_if_absent(s, ImpliedRole(prior_role_id=prior_id, implied_role_id=implied_id))
         self.identity.changed()
         return prior, implied
 
@@ -249,16 +248,16 @@ class Assignments:
             role = self.get_role(s, role_id)
             self._check_role_for_target(s, role, target, target_id)
             key = (_type(actor, target), actor_id, target_id, role_id, inherited)
-            if s.get(Assignment, key) is None:
-                s.add(
-                    Assignment(
-                        type=key[0],
-                        actor_id=actor_id,
-                        target_id=target_id,
-                        role_id=role_id,
-                        inherited=inherited,
-                    )
-                )
+            add_if_absent(
+                s,
+                Assignment(
+                    type=key[0],
+                    actor_id=actor_id,
+                    target_id=target_id,
+                    role_id=role_id,
+                    inherited=inherited,
+                ),
+            )
         self.identity.changed()
 
     def check_grant(
@@ -422,7 +421,7 @@ class Assignments:
 
     def list_assignments(self, query: Mapping[str, str]) -> list[Grant]:
         """``GET /v3/role_assignments`` with its filters, ``effective`` and subtree."""
-        effective = "effective" in query and query["effective"].lower() not in ("0", "false")
+        effective = "effective" in query and parse_bool(query["effective"], "effective")
         with self.db.reader() as s:
             rows = list(s.scalars(select(Assignment)))
             grants = [self._grant(r) for r in rows]
@@ -533,7 +532,7 @@ class Assignments:
             return False
         if "scope.project.id" in q:
             wanted = {q["scope.project.id"]}
-            if "include_subtree" in q and q["include_subtree"].lower() not in ("0", "false"):
+            if "include_subtree" in q and parse_bool(q["include_subtree"], "include_subtree"):
                 root = s.get(Project, q["scope.project.id"])
                 if root is not None:
                     wanted.update(p.id for p in self.identity.resources.subtree(s, root))

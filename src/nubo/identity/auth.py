@@ -131,20 +131,7 @@ class Auth:
             )
         with self.db.reader() as s:
             user = self._find_user(s, spec)
-            stored = user.password_hash if user else None
-            subject = user.id if user else ""
-        users = self.identity.users
-        locked = user is not None and users.locked_out(user)
-        if not self.identity.passwords.verify(subject, password, stored) or user is None:
-            if user is not None:
-                users.record_failed_login(user.id)
-            raise Unauthorized(GENERIC_401)
-        if locked:
-            # the right password does not open a locked account until the lock expires
-            raise Unauthorized(GENERIC_401)
-        if user.failed_auth_count:
-            users.clear_failed_logins(user.id)
-        return user.id
+        return self.identity.users.check_password(user, password).id
 
     def _find_user(self, s: Session, spec: Mapping[str, Any]) -> User | None:
         if spec.get("id"):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from nubo.db.base import new_id, utcnow
 from nubo.identity.models import GLOBAL, Assignment, ImpliedRole, Project, Role, User
+from nubo.identity.passwords import verify_password
 from nubo.identity.resources import DEFAULT_DOMAIN_ID
 from nubo.identity.service import Identity
 
@@ -39,8 +40,13 @@ def bootstrap(
     admin_password: str,
     demo_password: str,
     say: Callable[[str], None] = lambda _msg: None,
+    enforce: frozenset[str] = frozenset(),
 ) -> BootstrapResult:
-    """Create what a fresh cloud needs; a no-op for what already exists."""
+    """Create what a fresh cloud needs; a no-op for what already exists.
+
+    An existing account keeps its password unless its name is in ``enforce`` (the
+    operator set it in the configuration); a mismatch is reported through ``say``.
+    """
     created = False
     with identity.db.session() as s:
         if s.get(Project, DEFAULT_DOMAIN_ID) is None:
@@ -71,8 +77,10 @@ def bootstrap(
                 s.add(ImpliedRole(prior_role_id=roles[prior], implied_role_id=roles[implied]))
         admin_pw = admin_password or secrets.token_urlsafe(16)
         demo_pw = demo_password or secrets.token_urlsafe(16)
-        admin_new = _account(identity, s, "admin", "admin", admin_pw, roles["admin"], system=True)
-        demo_new = _account(identity, s, "demo", "demo", demo_pw, roles["member"])
+        admin_new = _account(
+            identity, s, "admin", admin_pw, roles["admin"], "admin" in enforce, say, system=True
+        )
+        demo_new = _account(identity, s, "demo", demo_pw, roles["member"], "demo" in enforce, say)
         created = created or admin_new or demo_new
     identity.changed()
     return BootstrapResult(
@@ -83,12 +91,15 @@ def bootstrap(
 def _account(
     identity: Identity,
     s: Session,
-    user_name: str,
-    project_name: str,
+    name: str,
     password: str,
     role_id: str,
+    enforce: bool,
+    say: Callable[[str], None],
     system: bool = False,
 ) -> bool:
+    """The user ``name`` with ``role_id`` on the project of the same name."""
+    user_name = project_name = name
     project = s.scalar(
         select(Project).where(Project.name == project_name, Project.domain_id == DEFAULT_DOMAIN_ID)
     )
@@ -120,6 +131,17 @@ def _account(
             options={},
         )
         s.add(user)
+    elif not verify_password(password, user.password_hash or ""):
+        if enforce:
+            user.password_hash = identity.hash_password(password)
+            user.password_created_at = utcnow()
+            identity.revocations.add(s, user_id=user.id)
+            say(f"password of {name} reset from the configuration")
+        else:
+            say(
+                f"warning: the {name} password in clouds.yaml does not match the database "
+                f"(changed through the API?); set identity.{name}_password to reset it"
+            )
     s.flush()
     grants = [("UserProject", project.id)]
     if system:

@@ -108,7 +108,7 @@ class Catalog:
     def create_service(self, data: Mapping[str, Any]) -> CatalogService:
         with self.db.session() as s:
             row = CatalogService(
-                id=data.get("id") or new_id(),
+                id=new_id(),
                 type=data["type"],
                 enabled=data.get("enabled", True),
                 extra={k: v for k, v in data.items() if k not in SERVICE_FIELDS},

@@ -7,11 +7,16 @@ key repository (a MultiFernet: the primary key encrypts, every key decrypts, so
 blobs survive a rotation). An EC2 credential is a credential of type ``ec2``
 whose blob holds ``access`` and ``secret``; its id is the SHA-256 of the access
 key, so it is found by access key without decrypting anything.
+
+Tenant isolation: the owner of a credential tied to a project must hold a role on
+that project. Admins may store credentials for anyone anywhere (``is_admin``), but
+EC2 credentials made through OS-EC2 always need the owner's role, and a key stops
+working for request signing as soon as that role, the user or the project goes.
+A token from a restricted application credential cannot mint EC2 credentials.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import secrets
@@ -25,9 +30,10 @@ from sqlalchemy.orm import Session
 
 from nubo.api.context import AuthInfo
 from nubo.api.pagination import Page, apply_filters, paginate
+from nubo.api.validation import parse_timestamp
 from nubo.db.base import new_id, utcnow
 from nubo.db.helpers import conflict_on_duplicate, get_or_404
-from nubo.errors import BadRequest, Conflict, Forbidden, NotFound, NuboError
+from nubo.errors import BadRequest, Conflict, Forbidden, NotFound, NuboError, Unauthorized
 from nubo.identity.models import (
     GLOBAL,
     AccessRule,
@@ -81,22 +87,6 @@ def access_key_id(access: str) -> str:
     return hashlib.sha256(access.encode()).hexdigest()
 
 
-def parse_expiry(value: str) -> dt.datetime:
-    """An ISO 8601 timestamp; without a zone it is UTC (clients send both)."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRequest(
-            f"Invalid input for field 'expires_at': {value!r} is not an ISO 8601 timestamp."
-        ) from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.astimezone(dt.UTC)
-
-
 def _generate_secret() -> str:
     # 64 url-safe characters (384 bits): within bcrypt's 72-byte window
     return secrets.token_urlsafe(48)
@@ -109,15 +99,21 @@ class Credentials:
 
     # -- application credentials ---------------------------------------------
 
-    def check_may_manage_app_creds(self, auth: AuthInfo) -> None:
+    def check_may_manage_app_creds(self, auth: AuthInfo | None) -> None:
         """A token from a restricted application credential may not create or delete
-        application credentials (a leaked one must not be able to renew itself)."""
-        if not auth.application_credential_id:
+        application credentials, nor make EC2 credentials (a leaked one must not be
+        able to renew itself, or turn into a key with every right of its owner)."""
+        if auth is None or not auth.application_credential_id:
             return
         with self.db.reader() as s:
-            row = s.get(ApplicationCredential, auth.application_credential_id)
-            unrestricted = row is not None and row.unrestricted
-        if not unrestricted:
+            self._check_unrestricted(s, auth)
+
+    @staticmethod
+    def _check_unrestricted(s: Session, auth: AuthInfo | None) -> None:
+        if auth is None or not auth.application_credential_id:
+            return
+        row = s.get(ApplicationCredential, auth.application_credential_id)
+        if row is None or not row.unrestricted:
             raise Forbidden(
                 "Using method 'application_credential' is not allowed for managing "
                 "additional application credentials."
@@ -135,7 +131,7 @@ class Credentials:
             )
         expires_at = None
         if data.get("expires_at"):
-            expires_at = parse_expiry(data["expires_at"])
+            expires_at = parse_timestamp(data["expires_at"], "expires_at")
             if expires_at <= utcnow():
                 raise BadRequest(
                     "Invalid input for field 'expires_at': the expiration time is in the past."
@@ -400,19 +396,37 @@ class Credentials:
             if project is None or project.is_domain:
                 raise NotFound(f"Could not find project: {project_id}.")
 
-    def create_credential(self, data: Mapping[str, Any]) -> StoredCredential:
+    def _check_owner_role(self, s: Session, user_id: str, project_id: str | None) -> None:
+        """Forbidden unless ``user_id`` holds a role on ``project_id`` (if any)."""
+        if project_id is None:
+            return
+        if not self.identity.assignments.effective_role_ids(s, user_id, project_id=project_id):
+            raise Forbidden(
+                f"User {user_id} has no role on project {project_id}; a credential can "
+                "only be tied to a project its owner has a role on."
+            )
+
+    def create_credential(
+        self, data: Mapping[str, Any], *, is_admin: bool = False, auth: AuthInfo | None = None
+    ) -> StoredCredential:
+        """Store a credential. Unless ``is_admin``, its owner must hold a role on its
+        project; ``auth`` (the caller's token) may not be a restricted application
+        credential's when the credential is an EC2 one."""
         kind = data["type"]
         blob = data["blob"]
         project_id = data.get("project_id")
         access: str | None = None
         cred_id = new_id()
         if kind == EC2:
+            self.check_may_manage_app_creds(auth)
             access = self._ec2_access(blob)
             if not project_id:
                 raise BadRequest("Invalid input for field 'project_id': ec2 credentials need one.")
             cred_id = access_key_id(access)
         with self.db.session() as s:
             self._check_refs(s, data["user_id"], project_id)
+            if not is_admin:
+                self._check_owner_role(s, data["user_id"], project_id)
             if s.get(Credential, cred_id) is not None:
                 raise Conflict(
                     f"Conflict occurred attempting to store credential - Duplicate ID, {cred_id}."
@@ -450,13 +464,35 @@ class Credentials:
             row = get_or_404(s, Credential, credential_id, "credential")
         return self._stored(row)
 
-    def update_credential(self, credential_id: str, changes: Mapping[str, Any]) -> StoredCredential:
+    def update_credential(
+        self,
+        credential_id: str,
+        changes: Mapping[str, Any],
+        *,
+        is_admin: bool = False,
+        auth: AuthInfo | None = None,
+    ) -> StoredCredential:
+        """Change a credential. Only admins (``is_admin``) may hand it to another user
+        or project; nobody else may touch one tied to a project its owner has no role
+        on; a restricted application credential's token may not touch EC2 ones."""
         with self.db.session() as s:
             row = get_or_404(s, Credential, credential_id, "credential")
             blob = changes["blob"] if "blob" in changes else self._decrypt(row)
             kind = changes.get("type", row.type)
+            user_id = changes.get("user_id", row.user_id)
             project_id = changes.get("project_id", row.project_id)
+            if kind == EC2 or row.type == EC2:
+                self._check_unrestricted(s, auth)
+            if not is_admin:
+                for name, old, new in (
+                    ("user_id", row.user_id, user_id),
+                    ("project_id", row.project_id, project_id),
+                ):
+                    if new != old:
+                        raise Forbidden(f"Only an admin may change the {name} of a credential.")
             self._check_refs(s, changes.get("user_id"), changes.get("project_id"))
+            if not is_admin:
+                self._check_owner_role(s, user_id, project_id)
             access: str | None = None
             if kind == EC2:
                 access = self._ec2_access(blob)
@@ -496,14 +532,20 @@ class Credentials:
             trust_id=doc.get("trust_id"),
         )
 
-    def create_ec2(self, user_id: str, project_id: str) -> Ec2Credential:
-        """A new random access/secret pair for ``user_id`` on ``project_id``."""
+    def create_ec2(
+        self, user_id: str, project_id: str, auth: AuthInfo | None = None
+    ) -> Ec2Credential:
+        """A new random access/secret pair for ``user_id`` on ``project_id``, which the
+        user must hold a role on (whoever asks); ``auth`` (the caller's token) may not
+        be a restricted application credential's."""
+        self.check_may_manage_app_creds(auth)
         access = secrets.token_hex(16)
         secret = secrets.token_hex(16)
         blob = json.dumps({"access": access, "secret": secret, "trust_id": None})
         with self.db.session() as s:
             self.identity.users.get(s, user_id)
             self._check_refs(s, None, project_id)
+            self._check_owner_role(s, user_id, project_id)
             s.add(
                 Credential(
                     id=access_key_id(access),
@@ -554,9 +596,39 @@ class Credentials:
 
     def ec2_by_access(self, access: str) -> tuple[str, str, str]:
         """``(user_id, project_id, secret)`` of an EC2 access key, for request signing
-        (S3); NotFound when no such key exists."""
-        row = self.find_ec2(access)
-        if row is None:
-            raise NotFound(f"Could not find EC2 access key: {access}.")
-        cred = self._ec2(row)
+        (S3); NotFound when no such key exists, Unauthorized when it may no longer be
+        used: its user or project (or their domain) is gone or disabled, or the user
+        holds no role on the project any more."""
+        with self.db.reader() as s:
+            row = s.scalar(
+                select(Credential).where(Credential.access_key == access, Credential.type == EC2)
+            )
+            if row is None:
+                raise NotFound(f"Could not find EC2 access key: {access}.")
+            if not self._ec2_usable(s, row.user_id, row.project_id):
+                # the same answer whatever the reason: the caller has not proven yet
+                # that it knows the secret
+                raise Unauthorized("The EC2 credential is no longer valid.")
+            cred = self._ec2(row)
         return cred.user_id, cred.project_id or "", cred.secret
+
+    def _ec2_usable(self, s: Session, user_id: str, project_id: str | None) -> bool:
+        user = s.get(User, user_id)
+        if user is None or not user.enabled or not self._enabled_domain(s, user.domain_id):
+            return False
+        if project_id is None:
+            return False
+        project = s.get(Project, project_id)
+        if (
+            project is None
+            or project.is_domain
+            or not project.enabled
+            or not self._enabled_domain(s, project.domain_id)
+        ):
+            return False
+        return bool(self.identity.assignments.effective_role_ids(s, user_id, project_id=project_id))
+
+    @staticmethod
+    def _enabled_domain(s: Session, domain_id: str) -> bool:
+        domain = s.get(Project, domain_id)
+        return domain is not None and domain.enabled

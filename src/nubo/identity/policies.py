@@ -134,10 +134,15 @@ RULES: list[Rule] = [
     Rule("identity:ec2_create_credential", f"{ADMIN} or {OWNER}"),
     Rule("identity:ec2_delete_credential", f"{ADMIN} or (user_id:%(target.credential.user_id)s)"),
     Rule("identity:get_limit_model", "@"),
-    # trustors and trustees always see their own trusts (checked in the handlers)
+    Rule("trustor", "user_id:%(target.trust.trustor_user_id)s", "The trust's trustor"),
+    Rule("trustee", "user_id:%(target.trust.trustee_user_id)s", "The trust's trustee"),
+    Rule("identity:create_trust", "rule:trustor"),
+    # without this rule, callers may still list the trusts they are part of
     Rule("identity:list_trusts", ADMIN_OR_READER),
-    Rule("identity:get_trust", ADMIN_OR_READER),
-    Rule("identity:delete_trust", ADMIN),
+    Rule("identity:get_trust", f"{ADMIN_OR_READER} or rule:trustor or rule:trustee"),
+    Rule("identity:list_roles_for_trust", f"{ADMIN_OR_READER} or rule:trustor or rule:trustee"),
+    Rule("identity:get_role_for_trust", f"{ADMIN_OR_READER} or rule:trustor or rule:trustee"),
+    Rule("identity:delete_trust", f"{ADMIN} or rule:trustor"),
     # OS-OAUTH1 consumers, domain configuration, OS-EP-FILTER
     *_crud("consumer", "consumers", ADMIN_OR_READER),
     *_crud("endpoint_group", "endpoint_groups", ADMIN_OR_READER),

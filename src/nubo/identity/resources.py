@@ -9,7 +9,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from nubo.api.pagination import Page, apply_filters, paginate
-from nubo.db.helpers import conflict_on_duplicate, get_or_404
+from nubo.db.base import new_id
+from nubo.db.helpers import conflict_on_duplicate, flush_or_conflict, get_or_404, merge_options
 from nubo.errors import BadRequest, Forbidden, NotFound
 from nubo.identity.models import (
     ROOT_DOMAIN,
@@ -55,7 +56,7 @@ class Resources:
     def create_domain(self, data: Mapping[str, Any], domain_id: str | None = None) -> Project:
         with self.db.session() as s:
             row = Project(
-                id=domain_id or data.get("id") or None,
+                id=domain_id or new_id(),
                 name=data["name"],
                 domain_id=ROOT_DOMAIN,
                 parent_id=None,
@@ -65,10 +66,6 @@ class Resources:
                 extra=_extra(data, DOMAIN_FIELDS),
                 options=data.get("options") or {},
             )
-            if row.id is None:
-                from nubo.db.base import new_id
-
-                row.id = new_id()
             with conflict_on_duplicate(
                 s,
                 "Conflict occurred attempting to store domain - "
@@ -82,9 +79,7 @@ class Resources:
     def list_domains(self, query: Mapping[str, str], page: Page) -> list[Project]:
         with self.db.reader() as s:
             stmt = select(Project).where(Project.is_domain)
-            stmt = apply_filters(
-                stmt, _bool_query(query), {"name": Project.name, "enabled": Project.enabled}
-            )
+            stmt = apply_filters(stmt, query, {"name": Project.name, "enabled": Project.enabled})
             return list(s.scalars(paginate(s, stmt, Project, page)))
 
     def update_domain(self, domain_id: str, changes: Mapping[str, Any]) -> Project:
@@ -94,12 +89,11 @@ class Resources:
                 raise Forbidden("The default domain cannot be disabled.")
             disabling = row.enabled and changes.get("enabled") is False
             self._apply(row, changes, DOMAIN_FIELDS)
-            with conflict_on_duplicate(
+            flush_or_conflict(
                 s,
                 "Conflict occurred attempting to update domain - "
                 f"Duplicate entry found with name {row.name}.",
-            ):
-                pass
+            )
             if disabling:
                 self.identity.revocations.add(s, domain_id=domain_id)
         self.identity.changed()
@@ -171,7 +165,7 @@ class Resources:
             if domain is None or not domain.is_domain:
                 raise NotFound(f"Could not find domain: {domain_id}.")
             row = Project(
-                id=data.get("id") or None,
+                id=new_id(),
                 name=data["name"],
                 domain_id=domain_id,
                 parent_id=parent_id or domain_id,
@@ -181,10 +175,6 @@ class Resources:
                 extra=_extra(data, PROJECT_FIELDS),
                 options=data.get("options") or {},
             )
-            if row.id is None:
-                from nubo.db.base import new_id
-
-                row.id = new_id()
             with conflict_on_duplicate(
                 s,
                 "Conflict occurred attempting to store project - Duplicate entry found "
@@ -216,7 +206,7 @@ class Resources:
             stmt = select(Project).where(Project.is_domain == is_domain)
             stmt = apply_filters(
                 stmt,
-                _bool_query(query),
+                query,
                 {
                     "name": Project.name,
                     "enabled": Project.enabled,
@@ -277,12 +267,11 @@ class Resources:
                         f"Cannot enable project {row.id} since it has disabled parents."
                     )
             self._apply(row, changes, PROJECT_FIELDS)
-            with conflict_on_duplicate(
+            flush_or_conflict(
                 s,
                 "Conflict occurred attempting to update project - Duplicate entry found "
                 f"with name {row.name} at domain ID {row.domain_id}.",
-            ):
-                pass
+            )
             if "tags" in changes:
                 self._set_tags(s, row.id, changes["tags"])
             if disabling:
@@ -395,13 +384,7 @@ class Resources:
             if key in changes:
                 setattr(row, key, changes[key])
         if "options" in changes:
-            options = dict(row.options or {})
-            for k, v in (changes["options"] or {}).items():
-                if v is None:
-                    options.pop(k, None)
-                else:
-                    options[k] = v
-            row.options = options
+            row.options = merge_options(row.options, changes["options"])
         extra = dict(row.extra or {})
         extra.update(_extra(changes, fields))
         row.extra = extra
@@ -428,11 +411,3 @@ PROJECT_FIELDS = DOMAIN_FIELDS
 def _extra(data: Mapping[str, Any], fields: frozenset[str]) -> dict[str, Any]:
     """Keystone keeps unknown attributes of a resource and returns them as given."""
     return {k: v for k, v in data.items() if k not in fields}
-
-
-def _bool_query(query: Mapping[str, str]) -> dict[str, Any]:
-    """Turn ``enabled=false`` style query values into booleans for column filters."""
-    out: dict[str, Any] = dict(query)
-    if "enabled" in out:
-        out["enabled"] = str(out["enabled"]).lower() not in ("0", "false", "no", "off")
-    return out

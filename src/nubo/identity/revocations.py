@@ -33,17 +33,25 @@ class TokenFacts:
     role_ids: frozenset[str]
 
 
+PRUNE_EVERY = 3600.0
+
+
 class Revocations:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
         self._lock = threading.Lock()
         self._events: list[RevocationEvent] = []
         self._loaded: tuple[int, float] | None = None
+        self._pruned_at = 0.0
 
     def add(self, s: Session, **fields: str | None) -> None:
-        """Record an event in the caller's transaction (tokens issued until now die)."""
+        """Record an event in the caller's transaction (tokens issued until now die);
+        events no token can match any more are dropped at most once an hour."""
         now = time.time()
         s.add(RevocationEvent(issued_before=now, revoked_at=now, **fields))
+        if now - self._pruned_at > PRUNE_EVERY:
+            self._pruned_at = now
+            self.prune(s)
 
     def prune(self, s: Session) -> int:
         """Drop events older than any token they could still match."""

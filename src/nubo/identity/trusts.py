@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
+from nubo.api.validation import parse_timestamp
 from nubo.db.base import new_id, utcnow
 from nubo.errors import BadRequest, Forbidden, NotFound
 from nubo.identity.models import GLOBAL, Project, Role, Trust, User
@@ -33,22 +33,6 @@ TRUST_FIELDS = frozenset(
 )
 
 
-def parse_time(value: str, field: str) -> dt.datetime:
-    """ISO 8601 (``2015-02-17T17:34:01Z``, fractions and offsets allowed) → aware UTC."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRequest(
-            f"Invalid input for field '{field}': {value!r} is not an ISO 8601 date and time."
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
-
-
 class Trusts:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
@@ -58,7 +42,7 @@ class Trusts:
         if data["trustor_user_id"] != caller_user_id:
             raise Forbidden("Only the trustor can create a trust.")
         expires_at = (
-            parse_time(data["expires_at"], "expires_at") if data.get("expires_at") else None
+            parse_timestamp(data["expires_at"], "expires_at") if data.get("expires_at") else None
         )
         if expires_at is not None and expires_at <= utcnow():
             raise BadRequest(

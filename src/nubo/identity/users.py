@@ -6,12 +6,18 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from nubo.api.pagination import Page, apply_filters, paginate
 from nubo.db.base import new_id, utcnow
-from nubo.db.helpers import conflict_on_duplicate, get_or_404
+from nubo.db.helpers import (
+    add_if_absent,
+    conflict_on_duplicate,
+    flush_or_conflict,
+    get_or_404,
+    merge_options,
+)
 from nubo.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from nubo.identity.models import (
     ApplicationCredential,
@@ -115,7 +121,7 @@ class Users:
             self._check_domain(s, domain_id)
             options = dict(data.get("options") or {})
             row = User(
-                id=data.get("id") or new_id(),
+                id=new_id(),
                 name=data["name"],
                 domain_id=domain_id,
                 enabled=data.get("enabled", True),
@@ -144,8 +150,6 @@ class Users:
         with self.db.reader() as s:
             stmt = select(User)
             filters: dict[str, Any] = dict(query)
-            if "enabled" in filters:
-                filters["enabled"] = filters["enabled"].lower() not in ("0", "false", "no")
             stmt = apply_filters(
                 stmt,
                 filters,
@@ -172,24 +176,17 @@ class Users:
                 if key in changes:
                     setattr(row, key, changes[key])
             if "options" in changes:
-                options = dict(row.options or {})
-                for k, v in (changes["options"] or {}).items():
-                    if v is None:
-                        options.pop(k, None)
-                    else:
-                        options[k] = v
-                row.options = options
+                row.options = merge_options(row.options, changes["options"])
             extra = dict(row.extra or {})
             extra.update({k: v for k, v in changes.items() if k not in USER_FIELDS})
             row.extra = extra
             if hashed:
                 self._set_password(s, row, hashed)
-            with conflict_on_duplicate(
+            flush_or_conflict(
                 s,
                 "Conflict occurred attempting to update user - Duplicate entry found with "
                 f"name {row.name} at domain ID {row.domain_id}.",
-            ):
-                pass
+            )
             if disabling or hashed:
                 self.identity.revocations.add(s, user_id=row.id)
         self.identity.changed()
@@ -203,13 +200,32 @@ class Users:
         row.failed_auth_at = None
         s.add(PasswordHistory(user_id=row.id, password_hash=hashed))
 
+    def check_password(self, user: User | None, password: str) -> User:
+        """The one password check (login and own password change): the same 401 for an
+        unknown user and a wrong password, failed attempts counted, lockout honoured."""
+        stored = user.password_hash if user else None
+        locked = user is not None and self.locked_out(user)
+        if not self.identity.passwords.verify(user.id if user else "", password, stored):
+            if user is not None:
+                self.record_failed_login(user.id)
+            raise Unauthorized("The request you have made requires authentication.")
+        assert user is not None
+        if locked:
+            # the right password does not open a locked account until the lock expires
+            raise Unauthorized("The request you have made requires authentication.")
+        if user.failed_auth_count:
+            self.clear_failed_logins(user.id)
+        return user
+
     def change_password(self, user_id: str, original: str, new: str) -> None:
-        """A user changing their own password: the original must match."""
+        """A user changing their own password: the original is the credential."""
         _check_password_length(new, "user/password")
         with self.db.reader() as s:
-            row = self.get(s, user_id)
-            if not self.identity.passwords.verify(row.id, original, row.password_hash):
-                raise Unauthorized("The request you have made requires authentication.")
+            found = s.get(User, user_id)
+            # an unknown or disabled user gets the same 401 as a wrong password
+            usable = found if found is not None and found.enabled else None
+        row = self.check_password(usable, original)
+        with self.db.reader() as s:
             if (row.options or {}).get("lock_password"):
                 raise Forbidden(
                     "You cannot change your password at this time due to password "
@@ -263,18 +279,26 @@ class Users:
         return utcnow() < row.failed_auth_at + dt.timedelta(seconds=cfg.lockout_duration)
 
     def record_failed_login(self, user_id: str) -> None:
-        if self.identity.config.identity.lockout_failure_attempts <= 0:
+        cfg = self.identity.config.identity
+        if cfg.lockout_failure_attempts <= 0:
             return
+        now = utcnow()
+        # counted in SQL, so concurrent guesses cannot overwrite each other's count
         with self.db.session() as s:
-            row = s.get(User, user_id)
-            if row is None:
-                return
-            if not self.locked_out(row) and row.failed_auth_count >= (
-                self.identity.config.identity.lockout_failure_attempts
-            ):
-                row.failed_auth_count = 0  # the previous lock has expired: count afresh
-            row.failed_auth_count += 1
-            row.failed_auth_at = utcnow()
+            s.execute(  # a lock that has run out starts the count afresh
+                update(User)
+                .where(
+                    User.id == user_id,
+                    User.failed_auth_count >= cfg.lockout_failure_attempts,
+                    User.failed_auth_at < now - dt.timedelta(seconds=cfg.lockout_duration),
+                )
+                .values(failed_auth_count=0)
+            )
+            s.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(failed_auth_count=User.failed_auth_count + 1, failed_auth_at=now)
+            )
 
     def clear_failed_logins(self, user_id: str) -> None:
         with self.db.session() as s:
@@ -299,18 +323,6 @@ class Users:
             s.delete(row)
             self.identity.revocations.add(s, user_id=user_id)
         self.identity.changed()
-
-    def touch(self, user_id: str) -> None:
-        """Remember a successful login (``last_active_at``, day resolution as Keystone)."""
-        today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        with self.db.reader() as s:
-            row = s.get(User, user_id)
-            if row is None or (row.last_active_at and row.last_active_at >= today):
-                return
-        with self.db.session() as s:
-            row = s.get(User, user_id)
-            if row is not None:
-                row.last_active_at = today
 
     # -- groups ----------------------------------------------------------------
 
@@ -362,12 +374,11 @@ class Users:
             extra = dict(row.extra or {})
             extra.update({k: v for k, v in changes.items() if k not in GROUP_FIELDS})
             row.extra = extra
-            with conflict_on_duplicate(
+            flush_or_conflict(
                 s,
                 "Conflict occurred attempting to update group - Duplicate entry found with "
                 f"name {row.name} at domain ID {row.domain_id}.",
-            ):
-                pass
+            )
         self.identity.changed()
         return row
 
@@ -393,8 +404,7 @@ class Users:
         with self.db.session() as s:
             self.get_group(s, group_id)
             self.get(s, user_id)
-            if s.get(Membership, (user_id, group_id)) is None:
-                s.add(Membership(user_id=user_id, group_id=group_id))
+            add_if_absent(s, Membership(user_id=user_id, group_id=group_id))
         self.identity.changed()
 
     def is_member(self, group_id: str, user_id: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nubo.api.routing import ApiRequest, Reply
+from nubo.api.routing import ApiRequest, Reply, collection_links
 from nubo.api.validation import parse_bool
 from nubo.errors import Forbidden, NotFound, Unauthorized
 from nubo.identity import schemas, views
@@ -69,7 +69,7 @@ def auth_catalog(req: ApiRequest) -> Reply:
         200,
         {
             "catalog": identity(req).catalog.for_token(),
-            "links": {"self": req.url, "previous": None, "next": None},
+            "links": collection_links(req),
         },
     )
 
@@ -81,9 +81,7 @@ def auth_projects(req: ApiRequest) -> Reply:
     with svc.db.reader() as s:
         rows = [p for p in svc.assignments.projects_for_user(s, req.ctx.auth.user_id) if p.enabled]
         items = [views.project(req.service_url, p, svc.resources.tags(s, p.id)) for p in rows]
-    return Reply(
-        200, {"projects": items, "links": {"self": req.url, "previous": None, "next": None}}
-    )
+    return Reply(200, {"projects": items, "links": collection_links(req)})
 
 
 @route("GET", "/v3/auth/domains", policy="identity:get_auth_domains")
@@ -96,7 +94,7 @@ def auth_domains(req: ApiRequest) -> Reply:
         200,
         {
             "domains": [views.domain(req.service_url, d) for d in rows],
-            "links": {"self": req.url, "previous": None, "next": None},
+            "links": collection_links(req),
         },
     )
 
@@ -111,6 +109,6 @@ def auth_system(req: ApiRequest) -> Reply:
         200,
         {
             "system": [{"all": True}] if has else [],
-            "links": {"self": req.url, "previous": None, "next": None},
+            "links": collection_links(req),
         },
     )

@@ -96,6 +96,12 @@ def delete_access_rule(req: ApiRequest) -> Reply:
 # -- credentials ----------------------------------------------------------------
 
 
+def _is_admin(req: ApiRequest) -> bool:
+    """Admins may tie credentials to any user and project; the service layer holds
+    everyone else to projects the credential's owner has a role on."""
+    return req.allowed("admin_required")
+
+
 def _credential_target(user_id: str | None) -> dict[str, object]:
     return {"credential": {"user_id": user_id}}
 
@@ -113,7 +119,9 @@ def _enforce_credential(req: ApiRequest, rule: str) -> None:
 def create_credential(req: ApiRequest) -> Reply:
     data = req.json()["credential"]
     req.enforce("identity:create_credential", _credential_target(data["user_id"]))
-    cred = identity(req).credentials.create_credential(data)
+    cred = identity(req).credentials.create_credential(
+        data, is_admin=_is_admin(req), auth=_auth(req)
+    )
     return one("credential", views.credential(req.service_url, cred), 201)
 
 
@@ -146,7 +154,9 @@ def update_credential(req: ApiRequest) -> Reply:
     if "user_id" in changes:
         # handing a credential to another user needs the right on that user too
         req.enforce("identity:update_credential", _credential_target(changes["user_id"]))
-    cred = identity(req).credentials.update_credential(req.params["credential_id"], changes)
+    cred = identity(req).credentials.update_credential(
+        req.params["credential_id"], changes, is_admin=_is_admin(req), auth=_auth(req)
+    )
     return one("credential", views.credential(req.service_url, cred))
 
 
@@ -162,7 +172,9 @@ def delete_credential(req: ApiRequest) -> Reply:
 
 @route("POST", EC2, policy="identity:ec2_create_credential", body=schemas.EC2_CREDENTIAL_CREATE)
 def create_ec2_credential(req: ApiRequest) -> Reply:
-    cred = identity(req).credentials.create_ec2(req.params["user_id"], req.json()["tenant_id"])
+    cred = identity(req).credentials.create_ec2(
+        req.params["user_id"], req.json()["tenant_id"], _auth(req)
+    )
     return one("credential", views.ec2_credential(req.service_url, cred), 201)
 
 

@@ -121,23 +121,31 @@ def get_project(req: ApiRequest) -> Reply:
         row = svc.resources.get_project(s, req.params["project_id"])
         req.enforce("identity:get_project", {"project": {"id": row.id, "domain_id": row.domain_id}})
         body = views.project(req.service_url, row, svc.resources.tags(s, row.id))
-        if _flag(req, "parents_as_list"):
-            body["parents"] = [
-                {"project": views.project(req.service_url, p)}
-                for p in svc.resources.parents(s, row)
-            ]
-        if _flag(req, "subtree_as_list"):
-            body["subtree"] = [
-                {"project": views.project(req.service_url, p)}
-                for p in svc.resources.subtree(s, row)
-            ]
-        if _flag(req, "parents_as_ids"):
+        wants = {
+            f: _flag(req, f)
+            for f in ("parents_as_list", "subtree_as_list", "parents_as_ids", "subtree_as_ids")
+        }
+        if not any(wants.values()):
+            return one("project", body)
+        # the hierarchy shows only projects the caller could list, as in Keystone
+        visible: set[str] | None = None
+        if not req.allowed("identity:list_projects", {"domain_id": row.domain_id}):
+            assert req.ctx.auth is not None
+            mine = svc.assignments.projects_for_user(s, req.ctx.auth.user_id)
+            visible = {p.id for p in mine}
+        parents = [p for p in svc.resources.parents(s, row) if visible is None or p.id in visible]
+        subtree = [p for p in svc.resources.subtree(s, row) if visible is None or p.id in visible]
+        if wants["parents_as_list"]:
+            body["parents"] = [{"project": views.project(req.service_url, p)} for p in parents]
+        if wants["subtree_as_list"]:
+            body["subtree"] = [{"project": views.project(req.service_url, p)} for p in subtree]
+        if wants["parents_as_ids"]:
             nested: dict[str, Any] | None = None
-            for p in reversed(svc.resources.parents(s, row)):
+            for p in reversed(parents):
                 nested = {p.id: nested}
             body["parents"] = nested
-        if _flag(req, "subtree_as_ids"):
-            body["subtree"] = _subtree_ids(svc.resources.subtree(s, row), row.id)
+        if wants["subtree_as_ids"]:
+            body["subtree"] = _subtree_ids(subtree, row.id)
     return one("project", body)
 
 
@@ -187,9 +195,7 @@ def list_user_projects(req: ApiRequest) -> Reply:
         if "domain_id" in req.query:
             rows = [r for r in rows if r.domain_id == req.query["domain_id"]]
         items = [views.project(req.service_url, r, svc.resources.tags(s, r.id)) for r in rows]
-    return Reply(
-        200, {"projects": items, "links": {"self": req.url, "previous": None, "next": None}}
-    )
+    return Reply(200, {"projects": items, "links": collection_links(req)})
 
 
 # -- tags ---------------------------------------------------------------------

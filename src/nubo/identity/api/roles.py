@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubo.api.routing import ApiRequest, Reply
+from nubo.api.routing import ApiRequest, Reply, collection_links
+from nubo.api.validation import parse_bool
 from nubo.errors import BadRequest
 from nubo.identity import schemas, views
 from nubo.identity.api.common import NO_CONTENT, identity, listing, one, page, route
@@ -145,11 +146,6 @@ def list_inferences(req: ApiRequest) -> Reply:
 
 # -- grants -------------------------------------------------------------------
 
-_GRANT_PATHS = [
-    ("/v3/{target}s/{target_id}/{actor}s/{actor_id}/roles", False),
-    ("/v3/OS-INHERIT/{target}s/{target_id}/{actor}s/{actor_id}/roles", True),
-]
-
 
 def _grant_args(req: ApiRequest, target: str, actor: str) -> tuple[str, str, str, str]:
     return actor, req.params[f"{actor}_id"], target, req.params[f"{target}_id"]
@@ -184,7 +180,7 @@ def _register_grants(target: str, actor: str, inherited: bool) -> None:
             200,
             {
                 "roles": [views.role(req.service_url, r) for r in rows],
-                "links": {"self": req.url, "previous": None, "next": None},
+                "links": collection_links(req),
             },
         )
 
@@ -224,7 +220,7 @@ def _register_system(actor: str) -> None:
             200,
             {
                 "roles": [views.role(req.service_url, r) for r in rows],
-                "links": {"self": req.url, "previous": None, "next": None},
+                "links": collection_links(req),
             },
         )
 
@@ -347,10 +343,8 @@ def list_role_assignments(req: ApiRequest) -> Reply:
     grants = identity(req).assignments.list_assignments(q)
     names = (
         _names(req, grants)
-        if "include_names" in q and q["include_names"].lower() not in ("0", "false")
+        if "include_names" in q and parse_bool(q["include_names"], "include_names")
         else None
     )
     items = [_assignment(req, g, names) for g in grants]
-    return Reply(
-        200, {"role_assignments": items, "links": {"self": req.url, "previous": None, "next": None}}
-    )
+    return Reply(200, {"role_assignments": items, "links": collection_links(req)})

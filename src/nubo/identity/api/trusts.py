@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubo.api.routing import ApiRequest, Reply
+from nubo.api.routing import ApiRequest, Reply, collection_links
 from nubo.errors import Forbidden, NotFound
 from nubo.identity import schemas, views
 from nubo.identity.api.common import NO_CONTENT, identity, one, route
@@ -19,15 +19,14 @@ def _view(req: ApiRequest, trust: Trust, roles: list[Role] | None) -> dict[str, 
     return out
 
 
-def _visible(req: ApiRequest, trust: Trust) -> None:
-    """Trustor, trustee and admins see a trust; anyone else gets 404 (it stays hidden)."""
-    auth = req.ctx.auth
-    assert auth is not None
-    if auth.user_id in (trust.trustor_user_id, trust.trustee_user_id):
-        return
-    if req.allowed("identity:get_trust", {"trust": {"id": trust.id}}):
-        return
-    raise NotFound(f"Could not find trust: {trust.id}.")
+def _target(trust: Trust) -> dict[str, Any]:
+    return {
+        "trust": {
+            "id": trust.id,
+            "trustor_user_id": trust.trustor_user_id,
+            "trustee_user_id": trust.trustee_user_id,
+        }
+    }
 
 
 @route("POST", "/v3/OS-TRUST/trusts", body=schemas.TRUST_CREATE)
@@ -36,7 +35,9 @@ def create_trust(req: ApiRequest) -> Reply:
     assert auth is not None
     if auth.application_credential_id:
         raise Forbidden("Application credential tokens cannot create trusts.")
-    trust, roles = identity(req).trusts.create(req.json()["trust"], auth.user_id)
+    data = req.json()["trust"]
+    req.enforce("identity:create_trust", {"trust": data})
+    trust, roles = identity(req).trusts.create(data, auth.user_id)
     return one("trust", _view(req, trust, roles), 201)
 
 
@@ -57,7 +58,7 @@ def list_trusts(req: ApiRequest) -> Reply:
         200,
         {
             "trusts": [_view(req, t, None) for t in rows],
-            "links": {"self": req.url, "previous": None, "next": None},
+            "links": collection_links(req),
         },
     )
 
@@ -65,18 +66,14 @@ def list_trusts(req: ApiRequest) -> Reply:
 @route("GET", "/v3/OS-TRUST/trusts/{trust_id}")
 def get_trust(req: ApiRequest) -> Reply:
     trust, roles = identity(req).trusts.get(req.params["trust_id"])
-    _visible(req, trust)
+    req.enforce("identity:get_trust", _target(trust))
     return one("trust", _view(req, trust, roles))
 
 
 @route("DELETE", "/v3/OS-TRUST/trusts/{trust_id}")
 def delete_trust(req: ApiRequest) -> Reply:
     trust, _ = identity(req).trusts.get(req.params["trust_id"])
-    _visible(req, trust)
-    auth = req.ctx.auth
-    assert auth is not None
-    if auth.user_id != trust.trustor_user_id:
-        req.enforce("identity:delete_trust", {"trust": {"id": trust.id}})
+    req.enforce("identity:delete_trust", _target(trust))
     identity(req).trusts.delete(trust.id)
     return NO_CONTENT
 
@@ -84,12 +81,12 @@ def delete_trust(req: ApiRequest) -> Reply:
 @route("GET", "/v3/OS-TRUST/trusts/{trust_id}/roles")
 def list_trust_roles(req: ApiRequest) -> Reply:
     trust, roles = identity(req).trusts.get(req.params["trust_id"])
-    _visible(req, trust)
+    req.enforce("identity:list_roles_for_trust", _target(trust))
     return Reply(
         200,
         {
             "roles": [views.role(req.service_url, r) for r in roles],
-            "links": {"self": req.url, "previous": None, "next": None},
+            "links": collection_links(req),
         },
     )
 
@@ -97,7 +94,7 @@ def list_trust_roles(req: ApiRequest) -> Reply:
 @route("GET,HEAD", "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}")
 def get_trust_role(req: ApiRequest) -> Reply:
     trust, roles = identity(req).trusts.get(req.params["trust_id"])
-    _visible(req, trust)
+    req.enforce("identity:get_role_for_trust", _target(trust))
     for role in roles:
         if role.id == req.params["role_id"]:
             return one("role", views.role(req.service_url, role))
