@@ -38,6 +38,9 @@ def _setup_logging(cfg: Config, to_file: bool) -> None:
     handlers: list[logging.Handler] = []
     target = cfg.logging.file or (str(Path(cfg.data_dir) / "nubo.log") if to_file else "")
     handlers.append(logging.FileHandler(target) if target else logging.StreamHandler())
+    # alembic narrates its plugin set-up at INFO; nubo prints its own steps
+    if cfg.logging.level.upper() != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(
         level=cfg.logging.level.upper(),
         handlers=handlers,

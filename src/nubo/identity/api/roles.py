@@ -147,91 +147,58 @@ def list_inferences(req: ApiRequest) -> Reply:
 # -- grants -------------------------------------------------------------------
 
 
-def _grant_args(req: ApiRequest, target: str, actor: str) -> tuple[str, str, str, str]:
-    return actor, req.params[f"{actor}_id"], target, req.params[f"{target}_id"]
-
-
-def _register_grants(target: str, actor: str, inherited: bool) -> None:
-    prefix = "/v3/OS-INHERIT" if inherited else "/v3"
-    base = f"{prefix}/{target}s/{{{target}_id}}/{actor}s/{{{actor}_id}}/roles"
+def _register_grants(actor: str, target: str, inherited: bool = False) -> None:
+    """PUT/GET/HEAD/DELETE one grant and GET the list, for one actor/target kind:
+    /v3/{target}s/{id}/{actor}s/{id}/roles[/{role_id}], the OS-INHERIT variants
+    (…/inherited_to_projects) and /v3/system/{actor}s/{id}/roles."""
+    actor_param = f"{{{actor}_id}}"
+    if target == SYSTEM:
+        base = f"/v3/system/{actor}s/{actor_param}/roles"
+        rules = (
+            "create_system_grant_for_user",
+            "check_system_grant_for_user",
+            "revoke_system_grant_for_user",
+            "list_system_grants_for_user",
+        )
+    else:
+        prefix = "/v3/OS-INHERIT" if inherited else "/v3"
+        base = f"{prefix}/{target}s/{{{target}_id}}/{actor}s/{actor_param}/roles"
+        rules = ("create_grant", "check_grant", "revoke_grant", "list_grants")
     suffix = "/inherited_to_projects" if inherited else ""
 
+    def where(req: ApiRequest) -> tuple[str, str, str, str]:
+        target_id = SYSTEM if target == SYSTEM else req.params[f"{target}_id"]
+        return actor, req.params[f"{actor}_id"], target, target_id
+
     def grant(req: ApiRequest) -> Reply:
-        identity(req).assignments.grant(
-            *_grant_args(req, target, actor), req.params["role_id"], inherited
-        )
+        identity(req).assignments.grant(*where(req), req.params["role_id"], inherited)
         return NO_CONTENT
 
     def check(req: ApiRequest) -> Reply:
-        identity(req).assignments.check_grant(
-            *_grant_args(req, target, actor), req.params["role_id"], inherited
-        )
+        identity(req).assignments.check_grant(*where(req), req.params["role_id"], inherited)
         return NO_CONTENT
 
     def revoke(req: ApiRequest) -> Reply:
-        identity(req).assignments.revoke(
-            *_grant_args(req, target, actor), req.params["role_id"], inherited
-        )
+        identity(req).assignments.revoke(*where(req), req.params["role_id"], inherited)
         return NO_CONTENT
 
-    def list_(req: ApiRequest) -> Reply:
-        rows = identity(req).assignments.list_grants(*_grant_args(req, target, actor), inherited)
-        return Reply(
-            200,
-            {
-                "roles": [views.role(req.service_url, r) for r in rows],
-                "links": collection_links(req),
-            },
-        )
+    def list_grants(req: ApiRequest) -> Reply:
+        rows = identity(req).assignments.list_grants(*where(req), inherited)
+        roles = [views.role(req.service_url, r) for r in rows]
+        return Reply(200, {"roles": roles, "links": collection_links(req)})
 
-    route("PUT", f"{base}/{{role_id}}{suffix}", policy="identity:create_grant")(grant)
-    route("GET,HEAD", f"{base}/{{role_id}}{suffix}", policy="identity:check_grant")(check)
-    route("DELETE", f"{base}/{{role_id}}{suffix}", policy="identity:revoke_grant")(revoke)
-    route("GET", f"{base}{suffix}", policy="identity:list_grants")(list_)
-
-
-for _target in ("project", "domain"):
-    for _actor in ("user", "group"):
-        for _inherited in (False, True):
-            _register_grants(_target, _actor, _inherited)
-
-
-def _register_system(actor: str) -> None:
-    base = f"/v3/system/{actor}s/{{{actor}_id}}/roles"
-
-    def args(req: ApiRequest) -> tuple[str, str, str, str]:
-        return actor, req.params[f"{actor}_id"], SYSTEM, SYSTEM
-
-    def grant(req: ApiRequest) -> Reply:
-        identity(req).assignments.grant(*args(req), req.params["role_id"])
-        return NO_CONTENT
-
-    def check(req: ApiRequest) -> Reply:
-        identity(req).assignments.check_grant(*args(req), req.params["role_id"])
-        return NO_CONTENT
-
-    def revoke(req: ApiRequest) -> Reply:
-        identity(req).assignments.revoke(*args(req), req.params["role_id"])
-        return NO_CONTENT
-
-    def list_(req: ApiRequest) -> Reply:
-        rows = identity(req).assignments.list_grants(*args(req))
-        return Reply(
-            200,
-            {
-                "roles": [views.role(req.service_url, r) for r in rows],
-                "links": collection_links(req),
-            },
-        )
-
-    route("PUT", f"{base}/{{role_id}}", policy="identity:create_system_grant_for_user")(grant)
-    route("GET,HEAD", f"{base}/{{role_id}}", policy="identity:check_system_grant_for_user")(check)
-    route("DELETE", f"{base}/{{role_id}}", policy="identity:revoke_system_grant_for_user")(revoke)
-    route("GET", base, policy="identity:list_system_grants_for_user")(list_)
+    one_grant = f"{base}/{{role_id}}{suffix}"
+    route("PUT", one_grant, policy=f"identity:{rules[0]}")(grant)
+    route("GET,HEAD", one_grant, policy=f"identity:{rules[1]}")(check)
+    route("DELETE", one_grant, policy=f"identity:{rules[2]}")(revoke)
+    route("GET", f"{base}{suffix}", policy=f"identity:{rules[3]}")(list_grants)
 
 
 for _actor in ("user", "group"):
-    _register_system(_actor)
+    _register_grants(_actor, SYSTEM)
+    for _target in ("project", "domain"):
+        _register_grants(_actor, _target)
+        _register_grants(_actor, _target, inherited=True)
 
 
 # -- role assignments ---------------------------------------------------------
