@@ -151,6 +151,8 @@ def _serve(app: Any, cfg: Config) -> None:
             access_log=False,
             lifespan="on",
             server_header=False,
+            # uvicorn would take X-Forwarded-* from any loopback client otherwise
+            proxy_headers=cfg.api.trust_forwarded_headers,
         )
     )
     server.run()

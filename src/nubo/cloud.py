@@ -143,6 +143,7 @@ class Cloud:
             max_body_bytes=self.config.api.max_body_bytes,
             root=identity_versions,
             access_log_enabled=self.config.api.access_log,
+            trust_forwarded_headers=self.config.api.trust_forwarded_headers,
             state={"identity": self.identity, "config": self.config},
         )
 

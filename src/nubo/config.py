@@ -33,6 +33,10 @@ class ApiConfig:
     )
     max_body_bytes: int = _opt(1048576, "Largest JSON request body accepted, in bytes.")
     access_log: bool = _opt(True, "Write one log line per request.")
+    trust_forwarded_headers: bool = _opt(
+        False,
+        "Build links from X-Forwarded-Proto/-Host (only behind a proxy that sets them).",
+    )
 
 
 @dataclass

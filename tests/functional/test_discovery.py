@@ -77,3 +77,17 @@ def test_unknown_path_is_404_in_keystone_shape(http):
     assert r.status_code == 404
     assert r.json()["error"]["code"] == 404
     assert r.headers["x-openstack-request-id"]
+
+
+def test_links_follow_the_host_asked_for_and_ignore_untrusted_forwarding(http):
+    r = http.get(
+        "/identity/v3",
+        token=None,
+        headers={
+            "Host": "cloud.example:5000",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        },
+    )
+    href = r.json()["version"]["links"][0]["href"]
+    assert href == "http://cloud.example:5000/identity/v3/"

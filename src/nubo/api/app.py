@@ -60,6 +60,7 @@ class NuboApp:
         on_startup: list[Callable[[], None]] | None = None,
         on_shutdown: list[Callable[[], None]] | None = None,
         state: dict[str, Any] | None = None,
+        trust_forwarded_headers: bool = False,
     ) -> None:
         self.services = prefixes(services)
         self.policy = policy
@@ -73,6 +74,7 @@ class NuboApp:
         self.started_at = time.time()
         # service objects handlers reach through ``req.app.state`` (e.g. "identity")
         self.state: dict[str, Any] = state or {}
+        self.trust_forwarded_headers = trust_forwarded_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -225,7 +227,7 @@ class NuboApp:
             headers=headers,
             raw_body=raw_body,
             ctx=ctx,
-            base_url=_base_url(scope, headers),
+            base_url=_base_url(scope, headers, self.trust_forwarded_headers),
         )
 
     def _run(self, req: ApiRequest) -> Reply:
@@ -281,10 +283,12 @@ def _client(scope: Scope) -> str:
     return f"{client[0]}:{client[1]}" if client else "-"
 
 
-def _base_url(scope: Scope, headers: dict[str, str]) -> str:
-    """scheme://host[:port] as the client addressed us (links are built from it)."""
-    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
-    host = headers.get("x-forwarded-host") or headers.get("host")
+def _base_url(scope: Scope, headers: dict[str, str], trust_forwarded: bool) -> str:
+    """scheme://host[:port] as the client addressed us (links are built from it); the
+    X-Forwarded-* headers count only when a proxy in front is trusted to set them."""
+    forwarded = headers if trust_forwarded else {}
+    scheme = forwarded.get("x-forwarded-proto") or scope.get("scheme", "http")
+    host = forwarded.get("x-forwarded-host") or headers.get("host")
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
