@@ -23,6 +23,7 @@ class AuthInfo:
     issued_at: float = 0.0
     methods: tuple[str, ...] = ()
     application_credential_id: str | None = None
+    trust_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -47,6 +47,9 @@ class _Scope:
     project_id: str | None = None
     domain_id: str | None = None
     system: bool = False
+    trust_id: str | None = None
+    # the user the token speaks for (the trustor when a trust impersonates)
+    user_id: str | None = None
 
 
 class Auth:
@@ -85,6 +88,8 @@ class Auth:
                 raise NotFound(f"Could not find token: {exc.message}") from exc
             if original.payload.application_credential_id:
                 raise Forbidden("Application credential tokens cannot be rescoped.")
+            if original.payload.trust_id:
+                raise Forbidden("Trust-scoped tokens cannot be rescoped.")
             user_id = original.payload.user_id
             expires_at = original.payload.expires_at
             audit_ids.append(
@@ -107,8 +112,10 @@ class Auth:
         with self.db.reader() as s:
             user = self._usable_user(s, user_id, check_password_expiry="password" in methods)
             scope = self._resolve_scope(s, auth.get("scope"), user, app_cred)
+        if scope.trust_id:
+            self.identity.trusts.consume(scope.trust_id)
         payload = TokenPayload(
-            user_id=user_id,
+            user_id=scope.user_id or user_id,
             methods=tuple(dict.fromkeys(issued_methods)),
             expires_at=expires_at,
             issued_at=now,
@@ -117,6 +124,7 @@ class Auth:
             domain_id=scope.domain_id,
             system=scope.system,
             application_credential_id=app_cred.id if app_cred else None,
+            trust_id=scope.trust_id,
         )
         token = self.identity.formatter.create(payload)
         validated = self._build(payload)
@@ -253,11 +261,25 @@ class Auth:
                 raise Unauthorized(exc.message) from exc
             result = _Scope(domain_id=domain.id)
         elif "OS-TRUST:trust" in scope:
-            raise Forbidden("Trusts are not supported by this cloud.")
+            result = self._trust_scope(s, scope["OS-TRUST:trust"].get("id"), user)
         else:
             raise BadRequest("Invalid input for field 'scope'.")
-        self._facts(s, replace_payload(user.id, result, app_cred))
+        self._facts(s, replace_payload(result.user_id or user.id, result, app_cred))
         return result
+
+    def _trust_scope(self, s: Session, trust_id: str | None, user: User) -> _Scope:
+        """A trustee asking for a token on a trust (OS-TRUST)."""
+        trusts = self.identity.trusts
+        try:
+            trust = trusts.usable(s, trust_id or "")
+        except Unauthorized as exc:
+            raise NotFound(f"Could not find trust: {trust_id}.") from exc
+        if trust.trustee_user_id != user.id:
+            raise Forbidden("Only the trustee may use a trust.")
+        if trust.remaining_uses is not None and trust.remaining_uses <= 0:
+            raise Forbidden(f"No remaining uses for trust: {trust.id}.")
+        speaks_for = trust.trustor_user_id if trust.impersonation else trust.trustee_user_id
+        return _Scope(project_id=trust.project_id, trust_id=trust.id, user_id=speaks_for)
 
     # -- validating ------------------------------------------------------------------
 
@@ -307,7 +329,13 @@ class Auth:
             domain = s.get(Project, project.domain_id)
             if domain is None or not domain.enabled:
                 raise Unauthorized(f"Domain {project.domain_id} is not available.")
-            role_ids = assignments.effective_role_ids(s, user.id, project_id=project.id)
+            if payload.trust_id:
+                trust = self.identity.trusts.usable(s, payload.trust_id)
+                if payload.user_id not in (trust.trustor_user_id, trust.trustee_user_id):
+                    raise Unauthorized(GENERIC_401)
+                role_ids = self.identity.trusts.role_ids(s, trust)
+            else:
+                role_ids = assignments.effective_role_ids(s, user.id, project_id=project.id)
         elif payload.domain_id:
             project = s.get(Project, payload.domain_id)
             if project is None or not project.enabled:
@@ -356,6 +384,14 @@ class Auth:
             if self.identity.revocations.is_revoked(facts):
                 raise Unauthorized("The token has been revoked.")
             body = self._body(payload, user, user_domain, project, project_domain, roles, cred)
+            if payload.trust_id:
+                trust = self.identity.trusts.usable(s, payload.trust_id)
+                body["OS-TRUST:trust"] = {
+                    "id": trust.id,
+                    "impersonation": trust.impersonation,
+                    "trustor_user": {"id": trust.trustor_user_id},
+                    "trustee_user": {"id": trust.trustee_user_id},
+                }
         auth = AuthInfo(
             user_id=user.id,
             user_domain_id=user.domain_id,
@@ -370,6 +406,7 @@ class Auth:
             issued_at=payload.issued_at,
             methods=payload.methods,
             application_credential_id=payload.application_credential_id,
+            trust_id=payload.trust_id,
         )
         return ValidatedToken(payload, auth, body)
 
@@ -450,4 +487,5 @@ def replace_payload(
         domain_id=scope.domain_id,
         system=scope.system,
         application_credential_id=app_cred.id if app_cred else None,
+        trust_id=scope.trust_id,
     )

@@ -122,6 +122,8 @@ class Credentials:
     def create_app_cred(self, user_id: str, data: Mapping[str, Any], auth: AuthInfo) -> AppCred:
         """Create an application credential for the token's own user and project."""
         self.check_may_manage_app_creds(auth)
+        if auth.trust_id:
+            raise Forbidden("Trust-scoped tokens cannot create application credentials.")
         if auth.user_id != user_id:
             raise Forbidden("Cannot create an application credential for another user.")
         project_id = auth.project_id

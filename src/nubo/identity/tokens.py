@@ -106,6 +106,7 @@ class TokenPayload:
     domain_id: str | None = None
     system: bool = False
     application_credential_id: str | None = None
+    trust_id: str | None = None
 
 
 def new_audit_id() -> str:
@@ -144,6 +145,7 @@ class TokenFormatter:
                 payload.issued_at,
                 list(payload.audit_ids),
                 payload.application_credential_id,
+                payload.trust_id,
             ]
         )
         token = self.keys.fernet().encrypt_at_time(packed, int(payload.issued_at))
@@ -157,7 +159,11 @@ class TokenFormatter:
         try:
             packed = self.keys.fernet().decrypt(padded.encode())
             fields = msgpack.unpackb(packed)
-            version, user_id, bits, scope, expires_at, issued_at, audit_ids, app_cred = fields
+            # the trust id came later: payloads without it stay valid
+            version, user_id, bits, scope, expires_at, issued_at, audit_ids, app_cred, *more = (
+                fields
+            )
+            trust_id = more[0] if more else None
         except (
             InvalidToken,
             ValueError,
@@ -180,6 +186,7 @@ class TokenFormatter:
             domain_id=scope_id if kind == "d" else None,
             system=kind == "s",
             application_credential_id=app_cred,
+            trust_id=trust_id,
         )
 
 

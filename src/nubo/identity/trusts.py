@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from nubo.api.validation import parse_timestamp
 from nubo.db.base import new_id, utcnow
-from nubo.errors import BadRequest, Forbidden, NotFound
+from nubo.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from nubo.identity.models import GLOBAL, Project, Role, Trust, User
 
 if TYPE_CHECKING:
@@ -132,4 +133,40 @@ class Trusts:
             if row is None:
                 raise NotFound(f"Could not find trust: {trust_id}.")
             s.delete(row)
+        self.identity.changed()
+
+    # -- trust-scoped tokens ---------------------------------------------------------
+
+    def usable(self, s: Session, trust_id: str) -> Trust:
+        """A trust a token may stand on: it exists, has not expired and both users are
+        enabled; raises Unauthorized otherwise."""
+        row = s.get(Trust, trust_id)
+        if row is None or self._expired(row) or row.project_id is None:
+            raise Unauthorized(f"Trust {trust_id} is not available.")
+        for user_id in (row.trustor_user_id, row.trustee_user_id):
+            user = s.get(User, user_id)
+            if user is None or not user.enabled:
+                raise Unauthorized(f"Trust {trust_id} is not available.")
+        return row
+
+    def role_ids(self, s: Session, row: Trust) -> set[str]:
+        """The roles a trust token carries: the delegated ones (and what they imply), as
+        long as the trustor still holds every one of them on the project."""
+        assert row.project_id is not None
+        held = self.identity.assignments.effective_role_ids(
+            s, row.trustor_user_id, project_id=row.project_id
+        )
+        if not set(row.role_ids) <= held:
+            raise Unauthorized("The trustor no longer holds the roles the trust delegates.")
+        return self.identity.assignments.implied_closure(s, row.role_ids) & held
+
+    def consume(self, trust_id: str) -> None:
+        """Count one use of a trust that has remaining_uses (a 403 when none are left)."""
+        with self.db.session() as s:
+            row = s.get(Trust, trust_id)
+            if row is None or row.remaining_uses is None:
+                return
+            if row.remaining_uses <= 0:
+                raise Forbidden(f"No remaining uses for trust: {trust_id}.")
+            row.remaining_uses -= 1
         self.identity.changed()

@@ -35,6 +35,10 @@ def create_trust(req: ApiRequest) -> Reply:
     assert auth is not None
     if auth.application_credential_id:
         raise Forbidden("Application credential tokens cannot create trusts.")
+    if auth.trust_id:
+        raise Forbidden(
+            "Trusts cannot be redelegated here: trust-scoped tokens cannot create trusts."
+        )
     data = req.json()["trust"]
     req.enforce("identity:create_trust", {"trust": data})
     trust, roles = identity(req).trusts.create(data, auth.user_id)
