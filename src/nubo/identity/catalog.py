@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from nubo.api.pagination import Page, apply_filters, paginate
 from nubo.db.base import new_id
-from nubo.db.helpers import get_or_404
+from nubo.db.helpers import conflict_on_duplicate, get_or_404
 from nubo.errors import BadRequest, Conflict, Forbidden, NotFound
 from nubo.identity.models import CatalogService, Endpoint, Policy, Region
 
@@ -50,7 +50,11 @@ class Catalog:
                 parent_region_id=parent,
                 extra={k: v for k, v in data.items() if k not in REGION_FIELDS},
             )
-            s.add(row)
+            # the check above can lose a race with another writer on PostgreSQL
+            with conflict_on_duplicate(
+                s, f"Conflict occurred attempting to store region - Duplicate ID, {rid}."
+            ):
+                s.add(row)
         self.identity.changed()
         return row
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from nubo.api.pagination import Page, apply_filters, paginate
 from nubo.db.base import new_id
-from nubo.db.helpers import get_or_404
+from nubo.db.helpers import add_if_absent, get_or_404
 from nubo.errors import BadRequest, Forbidden, NotFound
 from nubo.identity.models import (
     DomainConfigOption,
@@ -419,7 +419,9 @@ class Extensions:
         with self.db.session() as s:
             get_or_404(s, Project, project_id, "project")
             get_or_404(s, EndpointGroup, group_id, "endpoint group")
-            s.merge(ProjectEndpointGroup(endpoint_group_id=group_id, project_id=project_id))
+            add_if_absent(
+                s, ProjectEndpointGroup(endpoint_group_id=group_id, project_id=project_id)
+            )
 
     def _group_association(
         self, s: Session, group_id: str, project_id: str
@@ -473,7 +475,7 @@ class Extensions:
         with self.db.session() as s:
             get_or_404(s, Endpoint, endpoint_id, "endpoint")
             get_or_404(s, Project, project_id, "project")
-            s.merge(ProjectEndpoint(endpoint_id=endpoint_id, project_id=project_id))
+            add_if_absent(s, ProjectEndpoint(endpoint_id=endpoint_id, project_id=project_id))
 
     def _endpoint_association(
         self, s: Session, project_id: str, endpoint_id: str
