@@ -80,6 +80,11 @@ class InvalidState(Conflict):
     pass
 
 
+class Gone(NuboError):
+    status = 410
+    title = "Gone"
+
+
 class PreconditionFailed(NuboError):
     status = 412
     title = "Precondition Failed"
@@ -93,6 +98,11 @@ class PayloadTooLarge(NuboError):
 class QuotaExceeded(NuboError):
     status = 413
     title = "Quota Exceeded"
+
+
+class RangeNotSatisfiable(NuboError):
+    status = 416
+    title = "Requested Range Not Satisfiable"
 
 
 class UnsupportedMediaType(NuboError):

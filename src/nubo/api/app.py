@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -21,7 +21,7 @@ from nubo.api.context import AuthInfo, RequestContext
 from nubo.api.faults import Family, render
 from nubo.api.metrics import Metrics
 from nubo.api.policy import PolicyEngine
-from nubo.api.routing import ApiRequest, Reply, Route, Router, Service, prefixes
+from nubo.api.routing import ApiRequest, BodySource, Reply, Route, Router, Service, prefixes
 from nubo.api.validation import check_header
 from nubo.errors import BadRequest, NotFound, NuboError, PayloadTooLarge, Unauthorized
 
@@ -121,9 +121,8 @@ class NuboApp:
                 body, ctype = self.metrics.render()
                 reply = Reply(200, body, content_type=ctype)
             else:
-                raw_body = await self._read_body(headers, receive)
                 reply, route = await self._dispatch(
-                    scope, method, raw_path, service, sub_path, headers, raw_body, ctx
+                    scope, method, raw_path, service, sub_path, headers, receive, ctx
                 )
                 route_label = route.path if route else route_label
         except NuboError as err:
@@ -187,19 +186,27 @@ class NuboApp:
         service: Service | None,
         sub_path: str,
         headers: dict[str, str],
-        raw_body: bytes,
+        receive: Receive,
         ctx: RequestContext,
     ) -> tuple[Reply, Route | None]:
         if service is None:
+            raw_body = await self._read_body(headers, receive)
             if raw_path in ("", "/") and self.root and method in ("GET", "HEAD"):
                 root_route = Route("GET", "/", self.root, auth=False)
                 req = self._request(scope, None, root_route, method, "", {}, headers, raw_body, ctx)
                 return await anyio.to_thread.run_sync(self.root, req), root_route
             raise NotFound("The resource could not be found.")
-        path = sub_path.rstrip("/") if sub_path not in ("", "/") else ""
+        if sub_path in ("", "/"):
+            path = ""
+        else:
+            path = sub_path if service.strict_slashes else sub_path.rstrip("/")
         route, params = service.router.match(method, path)
         scope["nubo.route"] = route.path
+        # a streaming route reads its body itself, chunk by chunk, from the worker thread
+        raw_body = b"" if route.stream else await self._read_body(headers, receive)
         req = self._request(scope, service, route, method, path, params, headers, raw_body, ctx)
+        if route.stream:
+            req.body_source = BodySource(receive)
         reply = await anyio.to_thread.run_sync(self._run, req)
         return reply, route
 
@@ -267,12 +274,29 @@ class NuboApp:
         headers.update(reply.headers)
         if reply.body is not None or reply.status not in (204, 304):
             headers.setdefault("content-type", reply.content_type)
-        if reply.status not in (204, 304):
+        if reply.status not in (204, 304) and reply.stream is None:
             headers.setdefault("content-length", str(len(body)))
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": reply.status, "headers": raw})
+        if reply.stream is not None:
+            await self._send_stream(send, reply.stream, method == "HEAD")
+            return
         payload = b"" if method == "HEAD" or reply.status in (204, 304) else body
         await send({"type": "http.response.body", "body": payload})
+
+    async def _send_stream(self, send: Send, stream: Iterator[bytes], head_only: bool) -> None:
+        """Send a streamed body; each chunk is produced in a worker thread (file reads)."""
+        try:
+            while not head_only:
+                chunk = await anyio.to_thread.run_sync(next, stream, None)
+                if chunk is None:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                await anyio.to_thread.run_sync(close)
 
 
 _ROOT_SERVICE = Service("root", "root", "", Family.KEYSTONE, Router())

@@ -48,6 +48,7 @@ class Family(Enum):
     KEYSTONE = "keystone"
     NOVA = "nova"
     NEUTRON = "neutron"
+    GLANCE = "glance"
     S3 = "s3"
 
 
@@ -70,6 +71,12 @@ def _neutron(err: NuboError, request_id: str) -> Rendered:
     return json.dumps(body).encode(), "application/json"
 
 
+def _glance(err: NuboError, request_id: str) -> Rendered:
+    # Glance's web framework answers JSON-accepting clients in this shape
+    body = {"code": f"{err.status} {err.title}", "title": err.title, "message": err.message}
+    return json.dumps(body).encode(), "application/json"
+
+
 def _s3(err: NuboError, request_id: str) -> Rendered:
     code = err.kind or _S3_CODES.get(err.status, "InternalError")
     body = (
@@ -84,6 +91,7 @@ RENDERERS: dict[Family, Callable[[NuboError, str], Rendered]] = {
     Family.KEYSTONE: _keystone,
     Family.NOVA: _nova,
     Family.NEUTRON: _neutron,
+    Family.GLANCE: _glance,
     Family.S3: _s3,
 }
 

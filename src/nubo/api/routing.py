@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import anyio.from_thread
 
 from nubo.api.context import RequestContext
 from nubo.api.faults import Family
 from nubo.api.validation import Schema, parse_json, validate
-from nubo.errors import MethodNotAllowed, NotFound, UnsupportedMediaType
+from nubo.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 
 if TYPE_CHECKING:
     from nubo.api.app import NuboApp
@@ -34,6 +36,9 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    # a body too large for memory (image data): chunks sent as they are produced;
+    # the handler sets content-length itself when it knows it
+    stream: Iterator[bytes] | None = None
 
     def encode(self) -> bytes:
         if self.body is None:
@@ -52,6 +57,7 @@ class Route:
     auth: bool = True
     body: Schema | None = None
     body_optional: bool = False
+    stream: bool = False  # the handler reads the body itself (req.body_chunks())
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,13 +82,24 @@ class Router:
         auth: bool = True,
         body: Schema | None = None,
         body_optional: bool = False,
+        stream: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Decorator adding ``handler`` for ``method path``."""
+        """Decorator adding ``handler`` for ``method path``; with ``stream`` the body is
+        not read up front (no size limit) and the handler pulls it with body_chunks()."""
 
         def add(handler: Handler) -> Handler:
             for verb in method.split(","):
                 self.routes.append(
-                    Route(verb.strip().upper(), path, handler, policy, auth, body, body_optional)
+                    Route(
+                        verb.strip().upper(),
+                        path,
+                        handler,
+                        policy,
+                        auth,
+                        body,
+                        body_optional,
+                        stream,
+                    )
                 )
             return handler
 
@@ -126,6 +143,41 @@ class Service:
     family: Family
     router: Router
     extra_headers: Callable[[RequestContext], dict[str, str]] | None = None
+    # Keystone ignores a trailing slash; Glance treats ``/v2/images/`` as an empty id
+    strict_slashes: bool = False
+
+
+class ClientDisconnected(BadRequest):
+    """The client went away in the middle of sending a body."""
+
+
+class BodySource:
+    """Pulls a request body from the ASGI server into a worker thread, in batches of
+    about ``batch`` bytes so that a large upload costs few thread hops."""
+
+    def __init__(self, receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> None:
+        self.receive = receive
+        self.done = False
+
+    async def _next_batch(self, batch: int) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while not self.done and size < batch:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected("The client closed the connection before the body ended.")
+            chunk = message.get("body", b"")
+            if chunk:
+                parts.append(chunk)
+                size += len(chunk)
+            self.done = not message.get("more_body", False)
+        return b"".join(parts)
+
+    def chunks(self, batch: int = 1 << 20) -> Iterator[bytes]:
+        while not self.done:
+            data = anyio.from_thread.run(self._next_batch, batch)
+            if data:
+                yield data
 
 
 class ApiRequest:
@@ -159,6 +211,15 @@ class ApiRequest:
         self.base_url = base_url
         self._body: Any = None
         self._body_read = False
+        self.body_source: BodySource | None = None
+
+    def body_chunks(self) -> Iterator[bytes]:
+        """The body of a streaming route, chunk by chunk (call from the handler's thread)."""
+        if self.body_source is None:
+            if self.raw_body:
+                yield self.raw_body
+            return
+        yield from self.body_source.chunks()
 
     @property
     def service_url(self) -> str:
