@@ -22,6 +22,9 @@ from nubo.identity.api import build_service as identity_service
 from nubo.identity.api import versions as identity_versions
 from nubo.identity.bootstrap import bootstrap
 from nubo.identity.service import Identity
+from nubo.image import policies as image_policies
+from nubo.image.api import build_service as image_service
+from nubo.image.service import ImageService
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,10 @@ class ServiceEntry:
     path: str  # appended to the base URL for the catalog endpoint
 
 
-CATALOG = [ServiceEntry("identity", "keystone", "/identity")]
+CATALOG = [
+    ServiceEntry("identity", "keystone", "/identity"),
+    ServiceEntry("image", "glance", "/image"),
+]
 
 
 class Cloud:
@@ -49,6 +55,7 @@ class Cloud:
         self.data = Path(config.data_dir)
         self.db: Database | None = None
         self.identity: Identity | None = None
+        self.image: ImageService | None = None
 
     def prepare(self) -> None:
         """Idempotent first-start work: directories, schema, keys, bootstrap, catalog."""
@@ -83,6 +90,10 @@ class Cloud:
                 entry.type, entry.name, cfg.base_url + entry.path, cfg.identity.region
             )
         self.say("catalog: " + ", ".join(e.type for e in CATALOG))
+        self.image = ImageService(cfg, self.db, self.identity)
+        self.image.register_limits()
+        self.image.resume()
+        self.say(f"image store {cfg.image_store_path}")
         self._write_clouds_yaml(result.admin.password, result.demo.password)
 
     @property
@@ -130,12 +141,13 @@ class Cloud:
         self.say(f"credentials written to {self.clouds_yaml}")
 
     def services(self) -> list[Service]:
-        return [identity_service()]
+        return [identity_service(), image_service()]
 
     def app(self) -> NuboApp:
-        assert self.identity is not None, "prepare() first"
+        assert self.identity is not None and self.image is not None, "prepare() first"
         policy = PolicyEngine(self.data / "policy.yaml")
         policy.register(identity_policies.RULES)
+        policy.register(image_policies.RULES)
         return NuboApp(
             services=self.services(),
             policy=policy,
@@ -144,10 +156,12 @@ class Cloud:
             root=identity_versions,
             access_log_enabled=self.config.api.access_log,
             trust_forwarded_headers=self.config.api.trust_forwarded_headers,
-            state={"identity": self.identity, "config": self.config},
+            state={"identity": self.identity, "image": self.image, "config": self.config},
         )
 
     def close(self) -> None:
+        if self.image is not None:
+            self.image.close()
         if self.db is not None:
             self.db.dispose()
 

@@ -86,6 +86,19 @@ class IdentityConfig:
 
 
 @dataclass
+class ImageConfig:
+    store_dir: str = _opt("", "Directory of the file image store. Empty: <data_dir>/images.")
+    web_download_allowed_hosts: str = _opt(
+        "",
+        "Comma-separated host names the web-download import method may fetch from. "
+        "Empty: web-download is off.",
+    )
+    member_quota: int = _opt(128, "Members one image may have.")
+    tag_quota: int = _opt(128, "Tags one image may have.")
+    property_quota: int = _opt(128, "Custom properties one image may have.")
+
+
+@dataclass
 class LoggingConfig:
     level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
     file: str = _opt("", "Log file. Empty: <data_dir>/nubo.log when detached, else stderr.")
@@ -97,6 +110,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @property
@@ -106,6 +120,10 @@ class Config:
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.data_path / 'nubo.db'}"
+
+    @property
+    def image_store_path(self) -> Path:
+        return Path(self.image.store_dir) if self.image.store_dir else self.data_path / "images"
 
     @property
     def bind_host(self) -> str:

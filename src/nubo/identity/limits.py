@@ -99,6 +99,28 @@ class Limits:
                 rows.append(row)
         return rows
 
+    def register_defaults(self, service_type: str, defaults: Mapping[str, tuple[int, str]]) -> None:
+        """Register a nubo service's default limits where none is registered yet
+        (values an operator changed are kept)."""
+        with self.db.session() as s:
+            service_id = s.scalar(
+                select(CatalogService.id).where(CatalogService.type == service_type)
+            )
+            if service_id is None:
+                return
+            for resource, (limit, description) in defaults.items():
+                if self._registered(s, _key(service_id, None, resource)) is None:
+                    s.add(
+                        RegisteredLimit(
+                            id=new_id(),
+                            service_id=service_id,
+                            region_id=None,
+                            resource_name=resource,
+                            default_limit=limit,
+                            description=description,
+                        )
+                    )
+
     def list_registered_limits(self, query: Mapping[str, str], page: Page) -> list[RegisteredLimit]:
         with self.db.reader() as s:
             stmt = apply_filters(

@@ -1,0 +1,2 @@
+"""Image service (Glance v2): images, their data and members; and the guest images
+nubo builds."""
