@@ -1,11 +1,20 @@
-"""Compat layer of `make test`: Tempest's identity API tests against a fresh `nubo up`.
+"""Compat layer of `make test`: Tempest's identity and image API tests against a fresh `nubo up`.
 
 Starts nubo (SQLite, temp data dir, free loopback port), sets up the pinned
-Tempest in build/tempest, runs `tempest.api.identity`, stops nubo, and fails if
-any test in tests/compat/identity-pass-list.txt did not pass. New passes are
-printed so the list can grow; it may never shrink.
+Tempest in build/tempest, runs `tempest.api.identity` and `tempest.api.image`
+in one Tempest run, stops nubo, and fails if any test in a service's pass list
+(tests/compat/<service>-pass-list.txt) did not pass. New passes are printed
+so the lists can grow; they may never shrink. The image tests run only when
+nubo's catalog lists the image service; otherwise Tempest skips them.
 
-    .venv/bin/python tests/compat/run.py [--regex tempest.api.identity] [--keep]
+    .venv/bin/python tests/compat/run.py [--service image] [--regex REGEX] [--keep]
+    .venv/bin/python tests/compat/run.py --service image --data-dir DIR
+
+--service (repeatable) picks the services to test and check (default: all).
+--data-dir tests the nubo already running with that data dir (`nubo up
+--data-dir DIR`, its clouds.yaml) instead of starting a fresh one, and
+leaves it running; its identity security-compliance settings are whatever
+it was started with.
 """
 
 from __future__ import annotations
@@ -25,7 +34,12 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 NUBO = ROOT / ".venv" / "bin" / "nubo"
 TEMPEST_DIR = ROOT / "build" / "tempest"
-PASS_LIST = HERE / "identity-pass-list.txt"
+# service -> the Tempest test id prefix it owns; its pass list is
+# tests/compat/<service>-pass-list.txt.
+SERVICES = {
+    "identity": "tempest.api.identity",
+    "image": "tempest.api.image",
+}
 
 # nubo runs with Keystone's security-compliance rules on (password history,
 # lockout), and Tempest is told the same values, so its 4 tests of them run too.
@@ -53,44 +67,92 @@ def harness(*args: str) -> None:
     subprocess.run([sys.executable, str(HERE / "tempest.py"), *args], check=True)
 
 
+def pass_list(service: str) -> Path:
+    return HERE / f"{service}-pass-list.txt"
+
+
+def run_tempest(data: Path, regex: str, results: Path) -> None:
+    clouds = yaml.safe_load((data / "clouds.yaml").read_text())
+    admin = clouds["clouds"]["nubo"]["auth"]
+    harness(
+        "run",
+        "--dir",
+        str(TEMPEST_DIR),
+        "--auth-url",
+        admin["auth_url"],
+        "--admin-password",
+        admin["password"],
+        "--regex",
+        regex,
+        "--results",
+        str(results),
+        *[arg for setting in TEMPEST_SETTINGS for arg in ("--set", setting)],
+    )
+
+
+def check(services: list[str], results: Path) -> bool:
+    """Check each service's pass list; True when all of them passed."""
+    ok = True
+    for service in services:
+        try:
+            harness(
+                "check",
+                "--results",
+                str(results),
+                "--pass-list",
+                str(pass_list(service)),
+                "--prefix",
+                SERVICES[service],
+            )
+        except subprocess.CalledProcessError:
+            ok = False
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--regex", default="tempest.api.identity")
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=sorted(SERVICES),
+        help="service whose tests run and whose pass list is checked (repeatable; default all)",
+    )
+    parser.add_argument(
+        "--regex",
+        help="Tempest test selection (default: the prefixes of the chosen services)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="test the nubo already running with this data dir; do not start or stop one",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the results file")
     args = parser.parse_args()
+    services = sorted(set(args.service or SERVICES))
+    regex = args.regex or "|".join(SERVICES[s] for s in services)
     harness("setup", "--dir", str(TEMPEST_DIR))
     work = Path(tempfile.mkdtemp(prefix="nubo-compat-"))
-    data = work / "data"
-    port = free_port()
     results = work / "results.json"
-    subprocess.run(
-        [str(NUBO), "up", "--data-dir", str(data), "--bind", f"127.0.0.1:{port}", "--detach"],
-        check=True,
-        env={**os.environ, **NUBO_ENV},
-    )
-    try:
-        clouds = yaml.safe_load((data / "clouds.yaml").read_text())
-        admin = clouds["clouds"]["nubo"]["auth"]
-        harness(
-            "run",
-            "--dir",
-            str(TEMPEST_DIR),
-            "--auth-url",
-            admin["auth_url"],
-            "--admin-password",
-            admin["password"],
-            "--regex",
-            args.regex,
-            "--results",
-            str(results),
-            *[arg for setting in TEMPEST_SETTINGS for arg in ("--set", setting)],
+    if args.data_dir:
+        data = args.data_dir.resolve()
+        if not (data / "clouds.yaml").exists():
+            print(f"no clouds.yaml in {data}: is nubo up with that data dir?", file=sys.stderr)
+            return 2
+        run_tempest(data, regex, results)
+    else:
+        data = work / "data"
+        port = free_port()
+        subprocess.run(
+            [str(NUBO), "up", "--data-dir", str(data), "--bind", f"127.0.0.1:{port}", "--detach"],
+            check=True,
+            env={**os.environ, **NUBO_ENV},
         )
-    finally:
-        subprocess.run([str(NUBO), "down", "--data-dir", str(data)], check=False)
-    shutil.rmtree(data, ignore_errors=True)
-    try:
-        harness("check", "--results", str(results), "--pass-list", str(PASS_LIST))
-    except subprocess.CalledProcessError:
+        try:
+            run_tempest(data, regex, results)
+        finally:
+            subprocess.run([str(NUBO), "down", "--data-dir", str(data)], check=False)
+        shutil.rmtree(data, ignore_errors=True)
+    if not check(services, results):
         print(f"results kept in {results}", file=sys.stderr)
         return 1
     if args.keep:
