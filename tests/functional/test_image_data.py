@@ -17,8 +17,8 @@ OCTET = {"Content-Type": "application/octet-stream"}
 
 
 def new_image(http, token=None, **fields):
-    body = {"name": f"data-{uuid.uuid4().hex[:8]}", "disk_format": "raw", "container_format": "bare"}
-    body.update(fields)
+    body = {"name": f"data-{uuid.uuid4().hex[:8]}", "disk_format": "raw"}
+    body.update({"container_format": "bare", **fields})
     kwargs = {} if token is None else {"token": token}
     return http.expect(http.post(IMAGES, json=body, **kwargs), 201)
 

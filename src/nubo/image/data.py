@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import queue
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -65,6 +67,35 @@ class Download:
     partial: bool
 
 
+class Digest:
+    """md5 and sha512 of a stream, the sha512 in a second thread: hashlib releases the
+    GIL on large buffers, so the two hashes run on two cores and the upload is bound
+    by the slower one instead of their sum."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha = hashlib.sha512()
+        self.pending: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.thread = threading.Thread(target=self._hash, name="image-sha512", daemon=True)
+        self.thread.start()
+        self.done = False
+
+    def _hash(self) -> None:
+        while (chunk := self.pending.get()) is not None:
+            self.sha.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self.pending.put(chunk)
+        self.md5.update(chunk)
+
+    def finish(self) -> tuple[str, str]:
+        if not self.done:
+            self.done = True
+            self.pending.put(None)
+            self.thread.join()
+        return self.md5.hexdigest(), self.sha.hexdigest()
+
+
 def write_stream(
     store: ImageStore,
     key: str,
@@ -76,8 +107,7 @@ def write_stream(
 ) -> Written:
     """Stream ``chunks`` into ``store`` under ``key``, hashing and inspecting as it
     goes; nothing is left in the store unless everything checked out."""
-    md5 = hashlib.md5(usedforsecurity=False)
-    sha = hashlib.sha512()
+    digest = Digest()
     inspector = formats.DiskInspector()
     size = 0
     writer = store.writer(key)
@@ -89,8 +119,7 @@ def write_stream(
                     f"Quota exceeded for {quota_name}: the image data is larger than the "
                     "space the project has left."
                 )
-            md5.update(chunk)
-            sha.update(chunk)
+            digest.update(chunk)
             inspector.feed(chunk)
             writer.write(chunk)
         if expected is not None and size != expected:
@@ -98,16 +127,19 @@ def write_stream(
                 f"The uploaded data is {size} bytes long, but {expected} bytes were announced."
             )
         inspection = inspector.finish()
+        virtual_size = inspection.virtual_size
         if disk_format:
             try:
-                formats.check(disk_format, inspection)
+                virtual_size = formats.check(disk_format, inspection)
             except BadRequest as exc:
                 raise BadContent(exc.message) from exc
+        checksum, hash_value = digest.finish()
         writer.commit()
     except BaseException:
+        digest.finish()
         writer.abort()
         raise
-    return Written(size, md5.hexdigest(), sha.hexdigest(), inspection.virtual_size)
+    return Written(size, checksum, hash_value, virtual_size)
 
 
 def parse_range(header: str | None, total: int) -> tuple[int, int] | None:

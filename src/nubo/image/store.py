@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol
 
 from nubo.errors import NotFound
 
-CHUNK = 1 << 20  # 1 MiB reads: large enough that per-chunk overhead vanishes
+CHUNK = 1 << 20  # 1 MiB reads: large enough that per-chunk overhead (a thread hop) vanishes
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
