@@ -40,6 +40,8 @@ def test_create_shows_every_core_field(http):
     ):
         assert key in body
     assert body["status"] == "queued"
+    admin_project = http.expect(http.get("projects", params={"name": "admin"}), 200)
+    assert body["owner"] == admin_project["projects"][0]["id"]
     assert body["visibility"] == "shared"
     assert body["protected"] is False and body["os_hidden"] is False
     assert body["min_ram"] == 0 and body["min_disk"] == 0

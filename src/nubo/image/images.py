@@ -69,7 +69,7 @@ class Images:
             if key != "id":
                 patch.check_name(key)
         validate(body, IMAGE_WRITE)
-        owner = body.get("owner") if caller.is_admin else caller.project_id
+        owner = body.get("owner", caller.project_id) if caller.is_admin else caller.project_id
         if "owner" in body and not caller.is_admin and body["owner"] != caller.project_id:
             raise Forbidden("You are not permitted to create images owned by another project.")
         image = Image(
