@@ -7,15 +7,20 @@ STAMP  := $(VENV)/.installed
 DATA   ?= /var/lib/nubo
 BIND   ?= 127.0.0.1:8770
 
-# Debian packages nubo uses (installed only when missing); the tests also need
-# PostgreSQL (the functional suite starts its own throwaway cluster).
-APT_PACKAGES      := python3 python3-venv python3-dev gcc iproute2
-TEST_APT_PACKAGES := postgresql
+# Debian packages nubo uses (installed only when missing): the API, and the tools
+# that build the guest images offline from Debian packages (`nubo image build`).
+# The tests also need PostgreSQL (the functional suite starts its own throwaway
+# cluster), genisoimage (ISO uploads), and QEMU, dnsmasq and ssh for the system
+# tests that boot the guest image.
+APT_PACKAGES      := python3 python3-venv python3-dev gcc iproute2 qemu-utils \
+	e2fsprogs dosfstools mtools syslinux syslinux-common debootstrap util-linux
+TEST_APT_PACKAGES := postgresql genisoimage qemu-system-x86 dnsmasq-base openssh-client
 
 .PHONY: run test lint typecheck bench system-deps test-deps apt-install venv unit functional \
-	compat clean
+	system compat clean
 
 run: system-deps venv
+	$(BIN)/nubo image build tiny --data-dir $(DATA)
 	$(BIN)/nubo up --data-dir $(DATA) --bind $(BIND)
 
 system-deps:
@@ -56,15 +61,20 @@ unit: venv
 functional: test-deps venv
 	$(BIN)/pytest -q tests/functional
 
+system: test-deps venv
+	$(BIN)/pytest -q -p no:cacheprovider -rs tests/system
+
 compat: test-deps venv
 	$(BIN)/python tests/compat/run.py
 
 test: test-deps venv lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional
+	$(BIN)/pytest -q -p no:cacheprovider -rs tests/system
 	$(BIN)/python tests/compat/run.py
 
 bench: system-deps venv
 	$(BIN)/python bench/identity.py
+	$(BIN)/python bench/image.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
