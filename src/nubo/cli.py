@@ -1,4 +1,5 @@
-"""The ``nubo`` command: up, down, status, doctor, identity rotate-keys, config sample."""
+"""The ``nubo`` command: up, down, status, doctor, identity rotate-keys, image build,
+config sample."""
 
 from __future__ import annotations
 
@@ -259,6 +260,37 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_image_build(args: argparse.Namespace) -> int:
+    """Build a guest image (cached in the data dir) and register it as a public image."""
+    cfg = _config(args)
+    from nubo.cloud import Cloud
+    from nubo.image import guest
+    from nubo.image.register import register_guest_image
+
+    build = {"tiny": guest.build_tiny, "debian": guest.build_debian}[args.kind]
+    cache = Path(cfg.data_dir) / "guest-images"
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        path = build(cache, _say)
+    except guest.GuestImageError as exc:
+        print(f"nubo: could not build the {args.kind} image: {exc}", file=sys.stderr)
+        return 1
+    _say(f"image file {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    if args.no_register:
+        return 0
+    _setup_logging(cfg, to_file=True)
+    cloud = Cloud(cfg)
+    try:
+        cloud.prepare(serving=False)
+        assert cloud.image is not None
+        properties = {**guest.IMAGE_PROPERTIES, "os_distro": f"nubo-{args.kind}"}
+        image_id, created = register_guest_image(cloud.image, f"nubo-{args.kind}", path, properties)
+    finally:
+        cloud.close()
+    _say(f"image nubo-{args.kind} {'registered' if created else 'already registered'}: {image_id}")
+    return 0
+
+
 def cmd_config_sample(args: argparse.Namespace) -> int:
     print(sample())
     return 0
@@ -294,6 +326,14 @@ def parser() -> argparse.ArgumentParser:
     rot = isub.add_parser("rotate-keys", help="rotate the Fernet token keys")
     common(rot)
     rot.set_defaults(func=cmd_rotate_keys)
+
+    img = sub.add_parser("image", help="guest images")
+    imsub = img.add_subparsers(dest="image_command", required=True)
+    bld = imsub.add_parser("build", help="build a guest image and register it (public)")
+    common(bld)
+    bld.add_argument("kind", choices=["tiny", "debian"], help="which image")
+    bld.add_argument("--no-register", action="store_true", help="only build the file")
+    bld.set_defaults(func=cmd_image_build)
 
     conf = sub.add_parser("config", help="configuration helpers")
     csub = conf.add_subparsers(dest="config_command", required=True)

@@ -57,8 +57,10 @@ class Cloud:
         self.identity: Identity | None = None
         self.image: ImageService | None = None
 
-    def prepare(self) -> None:
-        """Idempotent first-start work: directories, schema, keys, bootstrap, catalog."""
+    def prepare(self, serving: bool = True) -> None:
+        """Idempotent first-start work: directories, schema, keys, bootstrap, catalog.
+        ``serving`` (the process that will run the API) also takes over the work a
+        stopped process left half done; a one-off command must not."""
         cfg = self.config
         self.data.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.say(f"data directory {self.data}")
@@ -92,7 +94,8 @@ class Cloud:
         self.say("catalog: " + ", ".join(e.type for e in CATALOG))
         self.image = ImageService(cfg, self.db, self.identity)
         self.image.register_limits()
-        self.image.resume()
+        if serving:
+            self.image.resume()
         self.say(f"image store {cfg.image_store_path}")
         self._write_clouds_yaml(result.admin.password, result.demo.password)
 

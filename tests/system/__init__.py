@@ -1,0 +1,1 @@
+"""System tests: root, real namespaces, dnsmasq, QEMU and containers."""
