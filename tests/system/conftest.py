@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nubo.image.guest import build_tiny
+from nubo.image.guest import build_debian, build_tiny
 
 from .guestlab import Lab
 
@@ -74,6 +74,12 @@ def guest_cache() -> Path:
 def tiny_image(guest_cache: Path) -> Path:
     need_tools(BUILD_TOOLS)
     return build_tiny(guest_cache, lambda msg: print(f"[build] {msg}", flush=True))
+
+
+@pytest.fixture(scope="session")
+def debian_image(guest_cache: Path) -> Path:
+    need_tools({**BUILD_TOOLS, "debootstrap": "debootstrap", "chroot": "coreutils"})
+    return build_debian(guest_cache, lambda msg: print(f"[build] {msg}", flush=True))
 
 
 @pytest.fixture(scope="session")

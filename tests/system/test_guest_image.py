@@ -1,10 +1,12 @@
-"""The nubo-tiny guest image, booted for real.
+"""nubo's guest images, booted for real.
 
-Under QEMU (TCG) on a tap, and as a namespace container on a veth, each in
-namespaces the test creates, with dnsmasq for DHCP and a Python HTTP server
-as the metadata service: the guest must take its lease (MTU and classless
-routes included), read its metadata, run its user-data once per instance and
-answer SSH with the injected key. Boot times are printed, never asserted.
+nubo-tiny under QEMU (TCG) on a tap, as a namespace container on a veth,
+and from a config drive; nubo-debian under QEMU (systemd + cloud-init) and
+as a container. Everything runs in namespaces the test creates, with dnsmasq
+for DHCP and a Python HTTP server as the metadata service: the guest must
+take its lease (MTU and classless routes included), read its metadata, run
+its user-data once per instance and answer SSH with the injected key. Boot
+times are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from nubo.image.guest import (
     SSH_READY_MARKER,
     USER_DATA_ALREADY_RAN_MARKER,
     USER_DATA_RAN_MARKER,
-    build_debian,
     build_tiny,
     extract_rootfs,
     read_manifest,
@@ -43,7 +44,6 @@ from nubo.image.guest.metadata import (
     write_tree,
 )
 
-from .conftest import BUILD_TOOLS, need_tools
 from .guestlab import GATEWAY, METADATA_IP, MTU, Lab, child_pids, qmp, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(1800)]
@@ -263,7 +263,8 @@ def test_tiny_boots_as_container(lab: Lab, tiny_image: Path, ssh_key: Path, tmp_
     extract_rootfs(tiny_image, rootfs)
     print(f"\nextract_rootfs: {time.monotonic() - start:.1f}s")
     assert (rootfs / "sbin" / "init").is_symlink()
-    assert (rootfs / "root").stat().st_mode & 0o777 == 0o700
+    assert (rootfs / "root").stat().st_mode & 0o7777 == 0o700
+    assert (rootfs / "tmp").stat().st_mode & 0o7777 == 0o1777
 
     instance_id = "5d1e2c3b-7f4a-4e8d-9b6c-0c0a00000001"
     lab.start({CONTAINER_MAC: CONTAINER_IP})
@@ -343,12 +344,6 @@ def test_tiny_reads_config_drive(tiny_image: Path, ssh_key: Path, tmp_path: Path
         assert USER_DATA_RAN_MARKER + "0" in text
 
 
-@pytest.fixture(scope="session")
-def debian_image(guest_cache: Path) -> Path:
-    need_tools({**BUILD_TOOLS, "debootstrap": "debootstrap"})
-    return build_debian(guest_cache, lambda msg: print(f"[build] {msg}", flush=True))
-
-
 DEBIAN_VM_MAC = "52:54:00:6e:75:11"
 DEBIAN_VM_IP = "10.77.0.21"
 DEBIAN_CT_MAC = "52:54:00:6e:75:12"
@@ -410,6 +405,8 @@ def test_debian_boots_as_container(
     start = time.monotonic()
     extract_rootfs(debian_image, rootfs)
     print(f"\nextract_rootfs (nubo-debian): {time.monotonic() - start:.1f}s")
+    assert (rootfs / "usr/bin/sudo").stat().st_mode & 0o7777 == 0o4755
+    assert (rootfs / "tmp").stat().st_mode & 0o7777 == 0o1777
     instance_id = "7a2d0f1b-3c4e-4f60-9b1c-0dc000000001"
     lab.start({DEBIAN_CT_MAC: DEBIAN_CT_IP})
     serve_instance(lab, instance_id, "deb-ct", ssh_key, script("user-data-marker-debct", 0))

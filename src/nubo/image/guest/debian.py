@@ -118,8 +118,9 @@ def _build(
         timeout=3600,
     )
     _write(target / "etc/apt/sources.list", _sources_list(sources))
-    # Before the kernel is installed: its initramfs includes fsck for what
-    # fstab names.
+    # In place before any package script looks for the root filesystem.
+    # (The initramfs still boots without fsck: a LABEL= root cannot be
+    # resolved in the chroot; systemd-fsck-root checks it at boot instead.)
     _write(target / "etc/fstab", FSTAB)
     # Package scripts must not start services in the build chroot.
     _write(target / "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755)

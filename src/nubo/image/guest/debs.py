@@ -224,6 +224,17 @@ def unpack(deb: Path, dest: Path, want: Callable[[str], bool] | None = None) -> 
     names: list[str] = []
     for member, archive in members(deb):
         if want is None or want(member.name):
-            archive.extract(member, dest, filter="tar")
+            _extract(archive, member, dest)
             names.append(member.name)
     return names
+
+
+def _extract(archive: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+    if hasattr(tarfile, "tar_filter"):
+        archive.extract(member, dest, filter="tar")
+        return
+    # Python before 3.11.4 has no extraction filters: refuse escaping paths.
+    parts = Path(member.name).parts
+    if member.name.startswith("/") or ".." in parts:
+        raise GuestImageError(f"unsafe path in package: {member.name}")
+    archive.extract(member, dest)

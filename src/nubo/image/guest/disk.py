@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -174,15 +175,19 @@ def make_fat(
             path,
         ]
     )
-    env = {"MTOOLS_SKIP_CHECK": "1", "SOURCE_DATE_EPOCH": FAKE_TIME}
+    env = {"MTOOLS_SKIP_CHECK": "1"}
     staging = path.with_suffix(".files")
     staging.mkdir(exist_ok=True)
     try:
         for name, content in files.items():
-            src = content if isinstance(content, Path) else staging / name
+            src = staging / name
             if isinstance(content, bytes):
                 src.write_bytes(content)
-            run(["mcopy", "-o", "-i", path, src, f"::{name}"], env=env)
+            else:
+                shutil.copyfile(content, src)
+            # mcopy -m keeps the source's time: a fixed one, for reproducibility.
+            os.utime(src, (int(FAKE_TIME), int(FAKE_TIME)))
+            run(["mcopy", "-m", "-o", "-i", path, src, f"::{name}"], env=env)
     finally:
         for leftover in staging.iterdir():
             leftover.unlink()

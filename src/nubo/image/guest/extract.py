@@ -9,7 +9,9 @@ used; the root filesystem must be ext2/3/4.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -30,6 +32,43 @@ def choose_root(filesystems: list[ExtFilesystem]) -> ExtFilesystem:
             if fs.label == label:
                 return fs
     return max(filesystems, key=lambda fs: fs.size)
+
+
+def parse_ls(output: str) -> dict[str, dict[str, int]]:
+    """Directory -> {name: mode} from the output of debugfs `ls -p` commands."""
+    listing: dict[str, dict[str, int]] = {}
+    current: dict[str, int] | None = None
+    for line in output.splitlines():
+        if line.startswith("debugfs: ls -p "):
+            directory = line.removeprefix("debugfs: ls -p ").strip().strip('"')
+            current = listing.setdefault(directory, {})
+        elif current is not None and line.startswith("/"):
+            # /inode/mode/uid/gid/name/size/
+            fields = line.split("/")
+            if len(fields) >= 7 and fields[5] not in (".", ".."):
+                current[fields[5]] = int(fields[2], 8)
+    return listing
+
+
+def restore_modes(source: str, root: Path, script: Path) -> None:
+    """Put back the setuid, setgid and sticky bits rdump loses.
+
+    debugfs's rdump changes a file's owner after its mode, which clears
+    setuid/setgid (sudo stops working), and it drops the sticky bit (/tmp
+    becomes a plain world-writable directory). The filesystem's own
+    listing, one `ls -p` per directory, says what each mode should be.
+    """
+    below = sorted("/" + str(Path(d).relative_to(root)) for d, _, _ in os.walk(root))
+    directories = ["/", *(d for d in below if d != "/.")]
+    script.write_text("".join(f'ls -p "{d}"\n' for d in directories if '"' not in d))
+    listing = parse_ls(run(["debugfs", "-f", script, source]))
+    for directory, entries in listing.items():
+        for name, mode in entries.items():
+            if not mode & 0o7000 or stat.S_ISLNK(mode):
+                continue
+            path = root / directory.lstrip("/") / name
+            if path.exists() and not path.is_symlink():
+                path.chmod(stat.S_IMODE(mode))
 
 
 def _format(image: Path) -> str:
@@ -64,6 +103,7 @@ def extract_rootfs(image: Path, dest: Path) -> None:
         run(["debugfs", "-R", request, debugfs_source(raw, root.offset)])
         if not any(staging.iterdir()):
             raise GuestImageError(f"debugfs extracted nothing from {image}")
+        restore_modes(debugfs_source(raw, root.offset), staging, work / "modes.debugfs")
         if dest.exists():
             dest.rmdir()
         shutil.move(str(staging), dest)
