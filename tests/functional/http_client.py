@@ -178,6 +178,21 @@ class Http:
             self._roles[name] = roles[0]["id"]
         return self._roles[name]
 
+    def set_project_limit(
+        self, service_type: str, project_name: str, resource: str, limit: int
+    ) -> None:
+        """Give a project its own unified limit on a resource of a catalog service."""
+        services = self.expect(self.get("services"), 200)["services"]
+        service_id = next(s["id"] for s in services if s["type"] == service_type)
+        projects = self.expect(self.get("projects", params={"name": project_name}), 200)
+        body = {
+            "service_id": service_id,
+            "project_id": projects["projects"][0]["id"],
+            "resource_name": resource,
+            "resource_limit": limit,
+        }
+        self.expect(self.post("limits", json={"limits": [body]}), 201)
+
     def grant_path(
         self,
         role: str,

@@ -227,21 +227,7 @@ def test_delete_removes_the_data(http, cloud):
 def test_size_quota_refuses_and_keeps_the_image_queued(cloud_factory, http_for):
     other = cloud_factory()
     h = http_for(other)
-    service_id = next(
-        s["id"] for s in h.expect(h.get("services"), 200)["services"] if s["type"] == "image"
-    )
-    demo_project = h.expect(h.get("projects", params={"name": "demo"}), 200)["projects"][0]["id"]
-    body = {
-        "limits": [
-            {
-                "service_id": service_id,
-                "project_id": demo_project,
-                "resource_name": "image_size_total",
-                "resource_limit": 1,
-            }
-        ]
-    }
-    h.expect(h.post("limits", json=body), 201)
+    h.set_project_limit("image", "demo", "image_size_total", 1)
     token = h.demo_token
     image = new_image(h, token=token)
     r = upload(h, image["id"], chunked(os.urandom(2 * 1024 * 1024)), token=token)

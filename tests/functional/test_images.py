@@ -297,6 +297,9 @@ def test_schemas_are_served(http):
     image = http.expect(http.get("/image/v2/schemas/image"), 200)
     assert "disk_format" in image["properties"]
     assert http.get("/image/v2/schemas/nothing").status_code == 404
+    namespace = http.expect(http.get("/image/v2/schemas/metadefs/namespace"), 200)
+    assert namespace["name"] == "namespace"
+    assert http.get("/image/v2/schemas/metadefs/nothing").status_code == 404
 
 
 def test_version_discovery(http):
@@ -312,6 +315,9 @@ def test_info_documents(http):
     assert info["import-methods"]["value"] == ["glance-direct"]
     stores = http.expect(http.get("/image/v2/info/stores"), 200)
     assert stores["stores"][0]["default"] is True
+    detail = http.expect(http.get("/image/v2/info/stores/detail"), 200)
+    assert {store["id"] for store in detail["stores"]} == {"file", "os_glance_staging_store"}
+    assert http.get("/image/v2/info/stores/detail", token=http.demo_token).status_code == 403
     usage = http.expect(http.get("/image/v2/info/usage"), 200)["usage"]
     assert set(usage) >= {"image_count_total", "image_size_total"}
     assert usage["image_count_total"]["usage"] >= 0
@@ -320,26 +326,7 @@ def test_info_documents(http):
 def test_image_count_quota_is_413(cloud_factory, http_for):
     other = cloud_factory()
     h = http_for(other)
-    service_id = next(
-        s["id"] for s in h.expect(h.get("services"), 200)["services"] if s["type"] == "image"
-    )
-    demo_project = h.expect(h.get("projects", params={"name": "demo"}), 200)["projects"][0]["id"]
-    h.expect(
-        h.post(
-            "limits",
-            json={
-                "limits": [
-                    {
-                        "service_id": service_id,
-                        "project_id": demo_project,
-                        "resource_name": "image_count_total",
-                        "resource_limit": 1,
-                    }
-                ]
-            },
-        ),
-        201,
-    )
+    h.set_project_limit("image", "demo", "image_count_total", 1)
     make_image(h, token=h.demo_token)
     r = h.post(IMAGES, json={"name": "second"}, token=h.demo_token)
     assert r.status_code == 413

@@ -53,8 +53,8 @@ class Images:
     ) -> tuple[list[Image], dict[str, list[str]], listing.Query]:
         q = listing.parse(query)
         with self.db.reader() as s:
-            rows = listing.select_page(s, caller, q, lambda ids: listing.tags_by_image(s, ids))
-            return rows, listing.tags_by_image(s, [r.id for r in rows]), q
+            rows, tags = listing.select_page(s, caller, q)
+            return rows, tags, q
 
     @staticmethod
     def tags(s: Session, image_id: str) -> list[str]:

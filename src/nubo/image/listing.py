@@ -4,7 +4,7 @@ limit/marker pagination."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,7 +184,7 @@ def _trunc(when: dt.datetime) -> dt.datetime:
     return when.replace(microsecond=0)
 
 
-def candidates(s: Session, caller: Caller, q: Query) -> Any:
+def candidates(caller: Caller, q: Query) -> Any:
     """The SQL query for images the caller may list with this visibility filter."""
     query = select(Image)
     mine = Image.owner == caller.project_id if caller.project_id else false()
@@ -208,12 +208,10 @@ def candidates(s: Session, caller: Caller, q: Query) -> Any:
     return query.where(mine)
 
 
-def select_page(
-    s: Session, caller: Caller, q: Query, tags_of: Callable[[list[str]], Mapping[str, list[str]]]
-) -> list[Image]:
-    """The page of images this query asks for."""
-    rows = list(s.scalars(candidates(s, caller, q)))
-    tags = tags_of([r.id for r in rows])
+def select_page(s: Session, caller: Caller, q: Query) -> tuple[list[Image], dict[str, list[str]]]:
+    """The page of images this query asks for, and the tags of every image on it."""
+    rows = list(s.scalars(candidates(caller, q)))
+    tags = tags_by_image(s, [r.id for r in rows])
     if q.tags:
         wanted = set(q.tags)
         rows = [r for r in rows if wanted <= set(tags.get(r.id, ()))]
@@ -226,7 +224,7 @@ def select_page(
         if q.marker not in ids:
             raise BadRequest(f"Invalid marker. Image {q.marker} could not be found.")
         rows = rows[ids.index(q.marker) + 1 :]
-    return rows[: q.limit]
+    return rows[: q.limit], tags
 
 
 def _sorted(rows: list[Image], sort: list[tuple[str, str]]) -> list[Image]:

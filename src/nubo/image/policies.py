@@ -24,6 +24,7 @@ RULES: list[Rule] = [
     Rule("download_image", READER, "Download image data"),
     Rule("stage_image", OWNING_MEMBER, "Stage data for an interoperable import"),
     Rule("import_image", OWNING_MEMBER, "Import staged or remote data"),
+    Rule("stores_info_detail", ADMIN, "See where each store keeps its data"),
     Rule("publicize_image", ADMIN, "Make an image public"),
     Rule("communitize_image", OWNING_MEMBER, "Make an image community"),
     Rule("deactivate", OWNING_MEMBER, "Deactivate an image"),

@@ -15,8 +15,7 @@ from nubo.identity.resources import DEFAULT_DOMAIN_ID
 from nubo.image.access import Caller
 from nubo.image.models import Image
 from nubo.image.service import ImageService
-
-CHUNK = 1 << 20
+from nubo.image.store import CHUNK
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

@@ -421,3 +421,10 @@ METADEF_SCHEMAS: dict[str, dict[str, Any]] = {
     "tag": _METADEF_TAG,
     "tags": _plural("tags", "tags", _METADEF_TAG),
 }
+
+
+def served(name: str) -> dict[str, Any] | None:
+    """The schema document ``/v2/schemas/<name>`` serves (``metadefs/...`` included)."""
+    if name.startswith("metadefs/"):
+        return METADEF_SCHEMAS.get(name.removeprefix("metadefs/"))
+    return SERVED.get(name)

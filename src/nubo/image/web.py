@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from nubo.errors import BadRequest, Forbidden
-
-CHUNK = 1 << 20
+from nubo.image.store import CHUNK
 
 
 class WebDownload:

@@ -51,18 +51,13 @@ def show_versions(req: ApiRequest) -> Reply:
 
 
 @route("GET", "/v2/schemas/{name}", policy="get_images")
+@route("GET", "/v2/schemas/metadefs/{metadef}", policy="get_images")
 def show_schema(req: ApiRequest) -> Reply:
-    schema = schemas.SERVED.get(req.params["name"])
+    p = req.params
+    name = f"metadefs/{p['metadef']}" if "metadef" in p else p["name"]
+    schema = schemas.served(name)
     if schema is None:
-        raise NotFound(f"No schema named {req.params['name']}.")
-    return Reply(200, schema)
-
-
-@route("GET", "/v2/schemas/metadefs/{name}", policy="get_images")
-def show_metadef_schema(req: ApiRequest) -> Reply:
-    schema = schemas.METADEF_SCHEMAS.get(req.params["name"])
-    if schema is None:
-        raise NotFound(f"No schema named metadefs/{req.params['name']}.")
+        raise NotFound(f"No schema named {name}.")
     return Reply(200, schema)
 
 
@@ -97,10 +92,8 @@ def list_stores(req: ApiRequest) -> Reply:
     )
 
 
-@route("GET", "/v2/info/stores/detail", policy="get_images")
+@route("GET", "/v2/info/stores/detail", policy="stores_info_detail")
 def list_stores_detail(req: ApiRequest) -> Reply:
-    if not req.allowed("context_is_admin"):
-        raise Forbidden("Only administrators may see store details.")
     svc = images(req)
     return Reply(
         200,
