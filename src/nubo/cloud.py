@@ -25,6 +25,9 @@ from nubo.identity.service import Identity
 from nubo.image import policies as image_policies
 from nubo.image.api import build_service as image_service
 from nubo.image.service import ImageService
+from nubo.network import policies as network_policies
+from nubo.network.api import build_service as network_service
+from nubo.network.service import NetworkService
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class ServiceEntry:
 CATALOG = [
     ServiceEntry("identity", "keystone", "/identity"),
     ServiceEntry("image", "glance", "/image"),
+    ServiceEntry("network", "neutron", "/network"),
 ]
 
 
@@ -56,6 +60,7 @@ class Cloud:
         self.db: Database | None = None
         self.identity: Identity | None = None
         self.image: ImageService | None = None
+        self.network: NetworkService | None = None
 
     def prepare(self, serving: bool = True) -> None:
         """Idempotent first-start work: directories, schema, keys, bootstrap, catalog.
@@ -97,6 +102,7 @@ class Cloud:
         if serving:
             self.image.resume()
         self.say(f"image store {cfg.image_store_path}")
+        self.network = NetworkService(cfg, self.db, self.identity)
         self._write_clouds_yaml(result.admin.password, result.demo.password)
 
     @property
@@ -144,13 +150,14 @@ class Cloud:
         self.say(f"credentials written to {self.clouds_yaml}")
 
     def services(self) -> list[Service]:
-        return [identity_service(), image_service()]
+        return [identity_service(), image_service(), network_service()]
 
     def app(self) -> NuboApp:
-        assert self.identity is not None and self.image is not None, "prepare() first"
+        assert self.identity and self.image and self.network, "prepare() first"
         policy = PolicyEngine(self.data / "policy.yaml")
         policy.register(identity_policies.RULES)
         policy.register(image_policies.RULES)
+        policy.register(network_policies.RULES)
         return NuboApp(
             services=self.services(),
             policy=policy,
@@ -159,7 +166,12 @@ class Cloud:
             root=identity_versions,
             access_log_enabled=self.config.api.access_log,
             trust_forwarded_headers=self.config.api.trust_forwarded_headers,
-            state={"identity": self.identity, "image": self.image, "config": self.config},
+            state={
+                "identity": self.identity,
+                "image": self.image,
+                "network": self.network,
+                "config": self.config,
+            },
         )
 
     def close(self) -> None:

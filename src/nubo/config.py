@@ -99,6 +99,43 @@ class ImageConfig:
 
 
 @dataclass
+class NetworkConfig:
+    driver: str = _opt(
+        "auto",
+        "Dataplane driver: linux (namespaces, bridges, nftables, dnsmasq), fake (records "
+        "the desired state only, for API tests) or auto (linux when running as root with "
+        "the tools present, else fake with a warning).",
+    )
+    host: str = _opt("", "Name of this host for port bindings. Empty: the system host name.")
+    physical_network: str = _opt(
+        "public", "Name of the one flat physical network (where external networks live)."
+    )
+    external_host_address: str = _opt(
+        "",
+        "CIDR given to the host's end of a link into the external network's namespace "
+        "(DevStack uses 172.24.4.1/24). Empty: the host is not joined and no packet leaves "
+        "the namespaces.",
+    )
+    external_uplink: str = _opt(
+        "", "Host interface to move into the external bridge as its uplink. Empty: none."
+    )
+    vxlan_local_ip: str = _opt(
+        "198.18.0.1/24",
+        "VTEP address (CIDR) of this host on the underlay bridge in the nubo-underlay namespace.",
+    )
+    vxlan_peers: str = _opt("", "Comma-separated VTEP addresses of the other hosts.")
+    vni_ranges: str = _opt("1:1000", "VXLAN ids given to project networks, as MIN:MAX.")
+    physical_mtu: int = _opt(1500, "MTU of the underlay and of flat networks.")
+    dns_domain: str = _opt("openstacklocal", "Domain dnsmasq serves instance names in.")
+    dns_servers: str = _opt(
+        "",
+        "Comma-separated upstream resolvers for the networks' dnsmasq. Empty: --no-resolv "
+        "(instance names only).",
+    )
+    resync_seconds: int = _opt(60, "How often the agent re-reads everything (lost wake-ups).")
+
+
+@dataclass
 class LoggingConfig:
     level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
     file: str = _opt("", "Log file. Empty: <data_dir>/nubo.log when detached, else stderr.")
@@ -111,6 +148,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @property

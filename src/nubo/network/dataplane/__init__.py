@@ -1,0 +1,1 @@
+"""The network dataplane: desired-state specs and the drivers that realise them."""
