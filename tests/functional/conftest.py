@@ -125,6 +125,8 @@ class NuboCloud:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NUBO_", "OS_"))}
         env["NUBO_IDENTITY_PASSWORD_HASH_ROUNDS"] = HASH_ROUNDS
+        # the API suite records the dataplane; tests/system runs the real one
+        env["NUBO_NETWORK_DRIVER"] = "fake"
         if self.database_url:
             env["NUBO_DATABASE_URL"] = self.database_url
         env.update(self.extra_env)
