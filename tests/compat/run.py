@@ -1,13 +1,16 @@
-"""Compat layer of `make test`: Tempest's identity and image API tests against a fresh `nubo up`.
+"""Compat layer of `make test`: Tempest's identity, image and network API tests on a fresh nubo.
 
 Starts nubo (SQLite, temp data dir, free loopback port), sets up the pinned
-Tempest in build/tempest, runs `tempest.api.identity` and `tempest.api.image`
-in one Tempest run, stops nubo, and fails if any test in a service's pass list
-(tests/compat/<service>-pass-list.txt) did not pass. New passes are printed
-so the lists can grow; they may never shrink. The image tests run only when
-nubo's catalog lists the image service; otherwise Tempest skips them.
+Tempest in build/tempest, runs `tempest.api.identity`, `tempest.api.image`
+and `tempest.api.network` in one Tempest run, stops nubo, and fails if any
+test in a service's pass list (tests/compat/<service>-pass-list.txt) did not
+pass. New passes are printed so the lists can grow; they may never shrink.
+The image tests run only when nubo's catalog lists the image service, the
+network tests only when it lists the network service; otherwise Tempest
+skips them. The network tests see the extensions nubo's /v2.0/extensions
+lists and use its external network named `public`.
 
-    .venv/bin/python tests/compat/run.py [--service image] [--regex REGEX] [--keep]
+    .venv/bin/python tests/compat/run.py [--service network] [--regex REGEX] [--keep]
     .venv/bin/python tests/compat/run.py --service image --data-dir DIR
 
 --service (repeatable) picks the services to test and check (default: all).
@@ -39,6 +42,7 @@ TEMPEST_DIR = ROOT / "build" / "tempest"
 SERVICES = {
     "identity": "tempest.api.identity",
     "image": "tempest.api.image",
+    "network": "tempest.api.network",
 }
 
 # nubo runs with Keystone's security-compliance rules on (password history,

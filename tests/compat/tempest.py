@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Run Tempest's API tests (identity, image) against a cloud and keep the results.
+"""Run Tempest's API tests (identity, image, network) against a cloud and keep the results.
 
     python3 tests/compat/tempest.py setup --dir build/tempest
     python3 tests/compat/tempest.py run --dir build/tempest \\
         --auth-url http://127.0.0.1:5000/v3 --admin-password secret \\
-        --regex 'tempest.api.identity|tempest.api.image' --results build/compat.json
+        --regex 'tempest.api.identity|tempest.api.image|tempest.api.network' \\
+        --results build/compat.json
     python3 tests/compat/tempest.py check --results build/compat.json \\
         --pass-list tests/compat/identity-pass-list.txt --prefix tempest.api.identity
 
 ``setup`` makes DIR/venv with a pinned Tempest (every dependency pinned).
 ``run`` writes DIR/workspace/etc/tempest.conf for a cloud with identity and,
-when the token's catalog lists the ``image`` service, image (Glance v2);
+when the token's catalog lists the ``image`` service, image (Glance v2), and
+when it lists ``network``, network (Neutron v2.0: the extensions Tempest may
+use are the ones the cloud's ``/v2.0/extensions`` lists, and the public
+network is the external network named ``public``);
 runs the tests selected by --regex with at most 2 workers, and writes
 ``{"passed": [...], "failed": [...], "skipped": {test: reason}}`` to FILE.
 Test ids lose Tempest's ``[id-...,smoke]`` suffix so they stay stable; a
@@ -30,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -103,15 +108,19 @@ CONSTRAINTS = (
 MAX_CONCURRENCY = 2
 WORKSPACE = "workspace"
 
-# tempest.conf for a cloud that offers identity and maybe image.  Each flag
-# says why it has its value.  Identity flags: what a modern Keystone (2024.1
-# and later, default keystone.conf) offers, so one file serves the upstream
-# reference run and nubo; "Matters" notes come from runs against upstream
-# Keystone 30.0.0.  Image flags: what nubo's Glance v2 API offers (images,
+# tempest.conf for a cloud that offers identity and maybe image and network.
+# Each flag says why it has its value.  Identity flags: what a modern
+# Keystone (2024.1 and later, default keystone.conf) offers, so one file
+# serves the upstream reference run and nubo; "Matters" notes come from runs
+# against upstream Keystone 30.0.0.  Image flags: what nubo's Glance v2 API offers (images,
 # streamed data, JSON patch, tags, members, deactivate, glance-direct import,
 # one store "file"; no metadefs, tasks, cache, locations or multi-store);
 # "Matters" notes come from reading Tempest 47.0.0's tempest/api/image.
-# [service_available] glance is filled in from the cloud's catalog.
+# Network flags: from reading Tempest 47.0.0's tempest/api/network (see
+# build/notes/tempest-network.md).  [service_available] glance and neutron
+# are filled in from the cloud's catalog; [network] public_network_id and
+# [network-feature-enabled] api_extensions, floating_ips and port_security
+# from the cloud's network API.
 TEMPEST_CONF = """\
 # Written by tests/compat/tempest.py; rewritten by every `run`.
 [DEFAULT]
@@ -132,7 +141,10 @@ admin_project_name = {admin_project}
 admin_domain_name = {admin_domain}
 admin_user_domain_name = {admin_domain}
 admin_project_domain_name = {admin_domain}
-# No network service: never try to make networks for test projects.
+# Never make a network, subnet and router for each test project: the
+# network tests make their own (they call set_network_resources() with
+# nothing), and the identity and image tests need none.  true would add
+# three network resources to every identity and image test class.
 create_isolated_networks = false
 
 [identity]
@@ -183,6 +195,12 @@ keystone = true
 # scope).  true makes the image tests read (show, list, members, schemas,
 # versions) as a user with only the reader role in the test project.
 glance = true
+# Neutron's new defaults: true makes the network test classes that have
+# reader clients (most of them) do their GETs (show, list, fields=, tags,
+# extensions, versions, agents, service providers) as a user with only the
+# reader role in the test project; test_list_agents_non_admin then wants
+# 200 with an empty list for that reader.
+neutron = true
 
 [image]
 catalog_type = image
@@ -236,17 +254,71 @@ do_secure_hash = true
 # One store, so no store weights: skips StoreWeightTest.
 store_weight_enabled = false
 
+[network]
+# The catalog's "network" endpoint is http://host:port/network (no
+# version); clients append v2.0/..., the versions test GETs it as is.
+catalog_type = network
+endpoint_type = public
+# Project subnets: create_subnet() tries each /28 of the /16 in turn and
+# moves on only when the 400 says "overlaps with another subnet"; the
+# subnet tests put their gateway on the first /28 (10.100.0.1, pools
+# .3-.7), so overlap must be checked per network.  IPv6 likewise: /64s of
+# 2001:db8::/48, gateway 2001:db8::1.  These are Tempest's defaults.
+project_network_cidr = 10.100.0.0/16
+project_network_mask_bits = 28
+project_network_v6_cidr = 2001:db8::/48
+project_network_v6_mask_bits = 64
+# API tests only: Tempest never reaches a port's address.
+project_networks_reachable = false
+# The external network named "public" (empty when there is none: then
+# every test that uses it skips: the floating IP classes, router gateway
+# tests, external network visibility).  Filled in from the cloud.
+public_network_id = {public_network_id}
+floating_network_name = public
+# Bounds the waits for a router interface port to become ACTIVE (base
+# remove_router_interface) and for a deleted port to 404 (default 300 s).
+build_timeout = 60
+build_interval = 1
+# Prefixes of the subnet pools SubnetPoolsTestJSON and TagsExtTest create
+# (Tempest's default).
+default_network = 1.0.0.0/16,2.0.0.0/16
+shared_physical_network = false
+
+[network-feature-enabled]
+# Matters: the IPv6 twin of almost every class (PortsIpV6TestJSON,
+# RoutersIpV6Test, SecGroupIPv6Test..., NetworksTestDHCPv6); false skips
+# 119 of the 262 tests.
+ipv6 = true
+# Matters: the aliases GET /v2.0/extensions lists, so Tempest gates its
+# tests on what the cloud advertises (empty: every gated test skips).
+# Filled in from the cloud at each run.
+api_extensions = {network_extensions}
+# Matters: ipv6_ra_mode / ipv6_address_mode on subnets and SLAAC (EUI-64)
+# addresses on ports.  false skips NetworksIpV6TestAttrs (5) and
+# NetworksTestDHCPv6 (11).
+ipv6_subnet_attributes = true
+# Floating IPs come with the router (L3) extension: true when the cloud
+# lists "router".  Read by ExternalNetworksTestJSON; the floating IP
+# classes also need the router extension and public_network_id.
+floating_ips = {floating_ips}
+# Only scenario tests read these; true when "port-security" is listed.
+port_security = {port_security}
+port_admin_state_change = true
+
 [service_available]
-# Matters: neutron = true makes every class's teardown fail (Tempest
-# deletes each test project's default security group through the network
-# API), and nova, glance or swift = true fails test_catalog_standardization
+# Matters: nova, glance or swift = true fails test_catalog_standardization
 # unless their types are in the catalog.  nova stays false: with it the
 # image tests that boot servers (ImageDependencyTests, ImagesFormatTest)
-# would run.  glance is true when the catalog lists "image".
+# and 6 port binding tests would run.  glance is true when the catalog
+# lists "image", neutron when it lists "network".  Matters: with neutron
+# = true the teardown of EVERY class (identity and image too) lists the
+# test project's security groups as admin (GET /v2.0/security-groups
+# ?project_id=P&name=default) and deletes each; only a 404 is ignored, so
+# any other error fails the class.
 nova = false
 cinder = false
 glance = {glance}
-neutron = false
+neutron = {neutron}
 swift = false
 """
 
@@ -380,8 +452,8 @@ def override(conf: str, item: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def catalog_types(ns: argparse.Namespace) -> set[str]:
-    """Service types in the catalog of an admin token (project scope)."""
+def admin_token(ns: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
+    """An admin token (project scope) and its catalog."""
     domain = {"name": ns.admin_domain}
     body = {
         "auth": {
@@ -401,20 +473,95 @@ def catalog_types(ns: argparse.Namespace) -> set[str]:
         method="POST",
     )
     with urllib.request.urlopen(req, timeout=30) as resp:
+        token_id = resp.headers.get("X-Subject-Token", "")
         token = json.load(resp)["token"]
-    return {str(svc.get("type")) for svc in token.get("catalog") or []}
+    return token_id, list(token.get("catalog") or [])
 
 
-def glance_available(ns: argparse.Namespace) -> bool:
-    """True when the cloud's catalog lists the image service."""
+def public_url(catalog: list[dict[str, Any]], service_type: str) -> str | None:
+    """The public endpoint of a service type (RegionOne first, like Tempest)."""
+    for svc in catalog:
+        if svc.get("type") != service_type:
+            continue
+        public = [ep for ep in svc.get("endpoints") or [] if ep.get("interface") == "public"]
+        public.sort(key=lambda ep: ep.get("region_id", ep.get("region")) != "RegionOne")
+        if public:
+            return str(public[0]["url"]).rstrip("/")
+    return None
+
+
+def api_get(url: str, token: str) -> Any:
+    req = urllib.request.Request(url, headers={"X-Auth-Token": token, "Accept": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)
+
+
+def network_settings(url: str, token: str) -> dict[str, str]:
+    """tempest.conf values read from the cloud's network API at ``url``.
+
+    api_extensions is the aliases GET /v2.0/extensions lists (none if that
+    fails, so every extension-gated test skips); public_network_id is the
+    external network named "public" (empty if there is none).
+    """
     try:
-        types = catalog_types(ns)
+        exts = api_get(f"{url}/v2.0/extensions", token)["extensions"]
+        aliases = sorted({str(e["alias"]) for e in exts})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"could not list the network extensions ({exc}); extension tests will be skipped")
+        aliases = []
+    else:
+        log(f"network extensions ({len(aliases)}): {', '.join(aliases) or 'none'}")
+    query = urllib.parse.urlencode({"name": "public", "router:external": "true"})
+    try:
+        nets = api_get(f"{url}/v2.0/networks?{query}", token)["networks"]
+        public = [
+            str(n["id"]) for n in nets if n.get("name") == "public" and n.get("router:external")
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"could not look up the public network ({exc})")
+        public = []
+    if public:
+        log(f"public network: {public[0]}" + (f" (of {len(public)})" if len(public) > 1 else ""))
+    else:
+        log("no external network named public: floating IP and gateway tests will be skipped")
+    return {
+        "network_extensions": ",".join(aliases),
+        "public_network_id": public[0] if public else "",
+        "floating_ips": "true" if "router" in aliases else "false",
+        "port_security": "true" if "port-security" in aliases else "false",
+    }
+
+
+# What tempest.conf says when the cloud has no network service.
+NO_NETWORK = {
+    "network_extensions": "",
+    "public_network_id": "",
+    "floating_ips": "false",
+    "port_security": "false",
+}
+
+
+def cloud_settings(ns: argparse.Namespace) -> dict[str, str]:
+    """The tempest.conf values that depend on the cloud: which services its
+    catalog lists (image, network) and what its network API offers."""
+    try:
+        token, catalog = admin_token(ns)
     except (OSError, ValueError, KeyError) as exc:
-        log(f"could not read the catalog ({exc}); image tests will be skipped")
-        return False
-    found = "image" in types
-    log(f"catalog: {', '.join(sorted(types))}; image tests {'on' if found else 'skipped'}")
-    return found
+        log(f"could not read the catalog ({exc}); image and network tests will be skipped")
+        return {"glance": "false", "neutron": "false", **NO_NETWORK}
+    types = {str(svc.get("type")) for svc in catalog}
+    image = "image" in types
+    network_url = public_url(catalog, "network")
+    log(
+        f"catalog: {', '.join(sorted(types))}; image tests {'on' if image else 'skipped'}; "
+        f"network tests {'on' if network_url else 'skipped'}"
+    )
+    network = network_settings(network_url, token) if network_url else NO_NETWORK
+    return {
+        "glance": "true" if image else "false",
+        "neutron": "true" if network_url else "false",
+        **network,
+    }
 
 
 def write_workspace(d: Path, ns: argparse.Namespace) -> Path:
@@ -447,7 +594,7 @@ def write_workspace(d: Path, ns: argparse.Namespace) -> Path:
         admin_password=ns.admin_password,
         admin_project=ns.admin_project,
         admin_domain=ns.admin_domain,
-        glance="true" if glance_available(ns) else "false",
+        **cloud_settings(ns),
     )
     for item in ns.set:
         text = override(text, item)
@@ -623,6 +770,25 @@ COLLECTIONS = {
     "objects",
     "properties",
     "resource_types",
+    # network (Neutron v2.0)
+    "networks",
+    "subnets",
+    "ports",
+    "routers",
+    "floatingips",
+    "security-groups",
+    "security-group-rules",
+    "subnetpools",
+    "extensions",
+    "agents",
+    "dhcp-agents",
+    "dhcp-networks",
+    "l3-agents",
+    "l3-routers",
+    "metering-labels",
+    "metering-label-rules",
+    "network-ip-availabilities",
+    "quotas",
 }
 LITERALS = {"", "config", "inherited_to_projects"}
 REQUEST_LINE = re.compile(r"Request \((\w+):(\w+)\): (\d{3}) ([A-Z]+) (\S+)")
@@ -698,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--admin-password", required=True)
     r.add_argument("--admin-project", default="admin")
     r.add_argument("--admin-domain", default="Default")
-    r.add_argument("--regex", default="tempest.api.identity|tempest.api.image")
+    r.add_argument("--regex", default="tempest.api.identity|tempest.api.image|tempest.api.network")
     r.add_argument(
         "--concurrency",
         type=int,
