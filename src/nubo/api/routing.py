@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[["ApiRequest"], "Reply"]
 
-_PARAM = re.compile(r"\{(\w+)\}")
+# {name} matches one path segment; {name:path} the rest of the path
+_PARAM = re.compile(r"\{(\w+)(:path)?\}")
 
 
 @dataclass
@@ -62,7 +63,8 @@ class Route:
 
     def __post_init__(self) -> None:
         regex = _PARAM.sub(
-            r"(?P<\1>[^/]+)", re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}")
+            lambda m: f"(?P<{m[1]}>.+)" if m[2] else f"(?P<{m[1]}>[^/]+)",
+            re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}"),
         )
         self.pattern = re.compile(f"^{regex}$")
 

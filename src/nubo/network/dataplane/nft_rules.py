@@ -79,7 +79,7 @@ PROTOCOLS: dict[str, int] = {
     "hopopt": 0,
     "icmp": 1,
     "igmp": 2,
-    "ip": 4,
+    "ip": 0,  # Neutron: any IP protocol
     "ipip": 4,
     "ipv6-encap": 41,
     "ipv6-frag": 44,
