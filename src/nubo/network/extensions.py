@@ -44,6 +44,11 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "router": ("Neutron L3 Router", "Routers and floating IPs"),
     "router_availability_zone": ("Router Availability Zone", "Availability zones of routers"),
     "security-group": ("security-group", "The security groups extension"),
+    "security-groups-normalized-cidr": ("Normalized CIDR field", "normalized_cidr on rules"),
+    "security-groups-rules-belongs-to-default-sg": (
+        "Rules of default groups",
+        "belongs_to_default_sg on rules",
+    ),
     "sorting": ("Sorting support", "sort_key and sort_dir on lists"),
     "standard-attr-description": ("standard-attr-description", "Descriptions on resources"),
     "standard-attr-revisions": ("Resource revision numbers", "revision_number on resources"),
