@@ -26,6 +26,15 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     ),
     "fip-port-details": ("Floating IP Port Details", "The associated port's details"),
     "floating-ip-port-forwarding": ("Floating IP Port Forwarding", "Port forwardings"),
+    "floating-ip-port-forwarding-description": (
+        "Floating IP Port Forwarding description",
+        "Descriptions on port forwardings",
+    ),
+    "floating-ip-port-forwarding-port-ranges": (
+        "Floating IP Port Forwarding port ranges",
+        "Port ranges on port forwardings",
+    ),
+    "ip-allocation": ("IP Allocation", "ip_allocation on ports"),
     "expose-port-forwarding-in-fip": (
         "Expose port forwardings in a floating IP",
         "FIP shows its forwardings",
@@ -53,6 +62,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "standard-attr-description": ("standard-attr-description", "Descriptions on resources"),
     "standard-attr-revisions": ("Resource revision numbers", "revision_number on resources"),
     "standard-attr-tag": ("Tag support for resources", "Tags on resources"),
+    "tag": ("Tag support", "Tags on networks, subnets, ports, routers and subnet pools"),
     "standard-attr-timestamp": ("Resource timestamps", "created_at and updated_at"),
     "stateful-security-group": ("Stateful security group", "Stateless security groups"),
     "subnet_allocation": ("Subnet Allocation", "Subnets from subnet pools"),

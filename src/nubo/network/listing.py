@@ -99,14 +99,17 @@ def sort_items(
         return items
     if dirs and len(dirs) != len(keys):
         raise BadRequest("The number of sort_keys and sort_dirs must be same")
-    allowed = set(sortable)
-    for key in keys:
-        if key not in allowed:
-            raise BadRequest(f"{key} is an invalid attribute for sort_keys")
     directions = dirs or ["asc"] * len(keys)
     for d in directions:
         if d not in ("asc", "desc"):
             raise BadRequest(f"{d} is an invalid value for sort_dirs, valid values are asc, desc")
+    if not items:
+        # nothing to sort; an empty collection has no attributes to check keys against
+        return items
+    allowed = set(sortable)
+    for key in keys:
+        if key not in allowed:
+            raise BadRequest(f"{key} is an invalid attribute for sort_keys")
     result = list(items)
     # stable sorts from the last key to the first
     for key, direction in reversed(list(zip(keys, directions, strict=True))):
@@ -153,13 +156,15 @@ def page(
         more = start + limit < len(ordered)
     links: list[dict[str, str]] = []
     base = [(k, v) for k, v in query if k not in ("marker", "page_reverse")]
-    if chunk and more:
+    # collections without ids (availability zones) page without links
+    has_ids = bool(chunk) and "id" in chunk[0]
+    if has_ids and more:
         rel = "previous" if reverse else "next"
         q = [*base, ("marker", str(chunk[-1]["id"]))]
         if reverse:
             q.append(("page_reverse", "True"))
         links.append({"rel": rel, "href": f"{url}?{urlencode(q)}"})
-    if chunk and marker:
+    if has_ids and marker:
         rel = "next" if reverse else "previous"
         q = [*base, ("marker", str(chunk[0]["id"]))]
         if not reverse:

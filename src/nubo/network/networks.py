@@ -347,7 +347,11 @@ def update_network(
                         kind="ExternalNetworkInUse",
                     )
             row.external = attrs["router:external"]
-            rbac.set_wildcard(s, "network", row.id, rbac.EXTERNAL, row.project_id, row.external)
+            if row.external:
+                rbac.set_wildcard(s, "network", row.id, rbac.EXTERNAL, row.project_id, True)
+            else:
+                # no longer external for anyone: per-project grants go with the wildcard
+                _drop_external_grants(s, row)
         touch(row)
         svc.changed(s)
         s.flush()
@@ -355,14 +359,27 @@ def update_network(
 
 
 def _check_unshare(s: Session, row: m.Network) -> None:
+    """Unsharing is refused while projects that only the ``*`` grant lets in still have
+    ports or subnets on the network; projects with a grant of their own keep access."""
+    allowed = {
+        target
+        for action, target in rbac.grants(s, "network", [row.id])[row.id]
+        if action == rbac.SHARED and target != rbac.WILDCARD
+    }
+    # the owner, and nobody: router gateway and floating IP ports belong to no project
+    allowed |= {row.project_id, ""}
     others = s.scalar(
         select(func.count())
         .select_from(m.Port)
         .where(
             m.Port.network_id == row.id,
-            m.Port.project_id != row.project_id,
+            m.Port.project_id.notin_(allowed),
             m.Port.device_owner.notin_(NETWORK_OWNED),
         )
+    ) or s.scalar(
+        select(func.count())
+        .select_from(m.Subnet)
+        .where(m.Subnet.network_id == row.id, m.Subnet.project_id.notin_(allowed))
     )
     if others:
         raise Conflict(
@@ -372,6 +389,17 @@ def _check_unshare(s: Session, row: m.Network) -> None:
         )
 
 
+def _drop_external_grants(s: Session, row: m.Network) -> None:
+    s.execute(
+        delete(m.RbacPolicy).where(
+            m.RbacPolicy.object_type == "network",
+            m.RbacPolicy.object_id == row.id,
+            m.RbacPolicy.action == rbac.EXTERNAL,
+        )
+    )
+    row.is_default = False
+
+
 def delete_network(
     svc: NetworkService, caller: Caller, network_id: str, headers: Mapping[str, str]
 ) -> None:
@@ -379,6 +407,9 @@ def delete_network(
         row = find(s, caller, network_id)
         caller.check("delete_network", {"project_id": row.project_id})
         check_revision(headers, row)
+        from nubo.network.floating_ips import delete_disassociated  # imports this module
+
+        delete_disassociated(svc, s, row.id)
         in_use = s.scalar(
             select(func.count())
             .select_from(m.Port)

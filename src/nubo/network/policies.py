@@ -33,9 +33,17 @@ _ADMIN_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "binding:profile",
         "mac_address",
         "device_owner",
+        "fixed_ips:ip_address",
+        "port_security_enabled",
+        "allowed_address_pairs",
     ),
-    "router": ("distributed", "ha", "external_gateway_info:external_fixed_ips"),
-    "floatingip": (),
+    "router": (
+        "distributed",
+        "ha",
+        "external_gateway_info:external_fixed_ips",
+        "external_gateway_info:enable_snat",
+    ),
+    "floatingip": ("floating_ip_address",),
     "security_group": (),
     "security_group_rule": (),
     "rbac_policy": (),
@@ -43,7 +51,15 @@ _ADMIN_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 
 # attributes an owner may also set when the network is theirs
-_OWNER_SETTABLE = {"port": ("mac_address", "device_owner")}
+_OWNER_SETTABLE = {
+    "port": (
+        "mac_address",
+        "device_owner",
+        "fixed_ips:ip_address",
+        "port_security_enabled",
+        "allowed_address_pairs",
+    )
+}
 
 
 def _rules() -> list[Rule]:
@@ -55,7 +71,9 @@ def _rules() -> list[Rule]:
         Rule("get_agent", ADMIN, "Show network agents"),
         Rule("update_agent", ADMIN, "Change an agent's admin state or description"),
         Rule("delete_agent", ADMIN, "Remove an agent record"),
-        Rule("get_quota", OWNER, "Show a project's network quotas"),
+        # a project reads its own quotas without a rule (as Neutron); another's, or the
+        # list of every project's, needs this
+        Rule("get_quota", ADMIN, "Show another project's network quotas, list all quotas"),
         Rule("update_quota", ADMIN, "Set a project's network quotas"),
         Rule("delete_quota", ADMIN, "Reset a project's network quotas to the defaults"),
         Rule("get_availability_zone", "", "List availability zones"),
@@ -77,6 +95,23 @@ def _rules() -> list[Rule]:
                 Rule(f"create_{resource}:{attr}", settable, f"Set {attr} on create"),
                 Rule(f"update_{resource}:{attr}", settable, f"Change {attr}"),
             ]
+    rules += [
+        Rule(
+            "restrict_wildcard",
+            "(not '*':%(target_tenant)s) or role:admin",
+            "Only an admin may target every project (``*``) with an RBAC policy",
+        ),
+        Rule(
+            "create_rbac_policy:target_tenant",
+            "rule:restrict_wildcard",
+            "Set target_tenant when creating an RBAC policy",
+        ),
+        Rule(
+            "update_rbac_policy:target_tenant",
+            "rule:restrict_wildcard",
+            "Change the target_tenant of an RBAC policy",
+        ),
+    ]
     return rules
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nubo.api.routing import ApiRequest, Reply
-from nubo.network.access import not_found
+from nubo.errors import NotFound
 from nubo.network.api.common import route
 from nubo.network.extensions import EXTENSIONS, view
 
@@ -25,6 +25,12 @@ RESOURCES = (
 )
 
 
+def _singular(collection: str) -> str:
+    """``rbac-policies`` -> ``rbac_policy``, ``networks`` -> ``network``."""
+    name = collection.replace("-", "_")
+    return name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
+
+
 def _version(req: ApiRequest) -> dict[str, object]:
     return {
         "id": "v2.0",
@@ -33,7 +39,7 @@ def _version(req: ApiRequest) -> dict[str, object]:
     }
 
 
-@route("GET", "/", auth=False)
+@route("GET", "", auth=False)
 def list_versions(req: ApiRequest) -> Reply:
     return Reply(200, {"versions": [_version(req)]})
 
@@ -42,7 +48,7 @@ def list_versions(req: ApiRequest) -> Reply:
 def show_version(req: ApiRequest) -> Reply:
     resources = [
         {
-            "name": name.rstrip("s").replace("-", "_"),
+            "name": _singular(name),
             "collection": name,
             "links": [{"rel": "self", "href": f"{req.service_url}/v2.0/{name}"}],
         }
@@ -60,5 +66,5 @@ def list_extensions(req: ApiRequest) -> Reply:
 def show_extension(req: ApiRequest) -> Reply:
     alias = req.params["alias"]
     if alias not in EXTENSIONS:
-        raise not_found("extension", alias)
+        raise NotFound(f"Extension with alias {alias} does not exist", kind="HTTPNotFound")
     return Reply(200, {"extension": view(alias)})
