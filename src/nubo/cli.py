@@ -116,6 +116,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).debug("start failed", exc_info=True)
         return 1
     app = cloud.app()
+    cloud.start_agents()
     (data / PID_FILE).write_text(f"{os.getpid()}\n")
     (data / STATE_FILE).write_text(
         json.dumps(
@@ -194,7 +195,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     pid = _running_pid(data)
     if pid is None:
         _say(f"not running (data dir {data})")
-        return 0
+        return _purge(cfg) if args.purge else 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and _pid_alive(pid):
@@ -205,6 +206,16 @@ def cmd_down(args: argparse.Namespace) -> int:
     for name in (PID_FILE, STATE_FILE):
         (data / name).unlink(missing_ok=True)
     _say(f"stopped (pid {pid})")
+    return _purge(cfg) if args.purge else 0
+
+
+def _purge(cfg: Config) -> int:
+    """Remove the dataplane nubo built: a restart would rebuild it from the database."""
+    from nubo.network.agent import choose_driver
+
+    driver = choose_driver(cfg, Path(cfg.data_dir) / "network")
+    driver.purge()
+    _say(f"dataplane purged ({driver.name} driver)")
     return 0
 
 
@@ -319,6 +330,12 @@ def parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=text)
         common(sp)
         sp.add_argument("--bind", help=argparse.SUPPRESS)
+        if name == "down":
+            sp.add_argument(
+                "--purge",
+                action="store_true",
+                help="also remove every namespace, link, rule and process of the dataplane",
+            )
         sp.set_defaults(func=func)
 
     ident = sub.add_parser("identity", help="identity maintenance")

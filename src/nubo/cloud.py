@@ -25,8 +25,11 @@ from nubo.identity.service import Identity
 from nubo.image import policies as image_policies
 from nubo.image.api import build_service as image_service
 from nubo.image.service import ImageService
+from nubo.network import metadata
 from nubo.network import policies as network_policies
+from nubo.network.agent import NetworkAgent, choose_driver
 from nubo.network.api import build_service as network_service
+from nubo.network.bootstrap import bootstrap as network_bootstrap
 from nubo.network.service import NetworkService
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class Cloud:
         self.identity: Identity | None = None
         self.image: ImageService | None = None
         self.network: NetworkService | None = None
+        self.network_agent: NetworkAgent | None = None
 
     def prepare(self, serving: bool = True) -> None:
         """Idempotent first-start work: directories, schema, keys, bootstrap, catalog.
@@ -103,6 +107,8 @@ class Cloud:
             self.image.resume()
         self.say(f"image store {cfg.image_store_path}")
         self.network = NetworkService(cfg, self.db, self.identity)
+        self.metadata_secret = metadata.load_secret(self.data)
+        network_bootstrap(self.network, self.say)
         self._write_clouds_yaml(result.admin.password, result.demo.password)
 
     @property
@@ -150,7 +156,15 @@ class Cloud:
         self.say(f"credentials written to {self.clouds_yaml}")
 
     def services(self) -> list[Service]:
-        return [identity_service(), image_service(), network_service()]
+        return [identity_service(), image_service(), network_service(), metadata.build_service()]
+
+    def start_agents(self) -> None:
+        """Start the host's dataplane agents (the process that serves the API)."""
+        assert self.network is not None, "prepare() first"
+        driver = choose_driver(self.config, self.data / "network")
+        self.network_agent = NetworkAgent(self.network, driver, self.metadata_secret)
+        self.network_agent.start()
+        self.say(f"network agent: {driver.name} dataplane")
 
     def app(self) -> NuboApp:
         assert self.identity and self.image and self.network, "prepare() first"
@@ -170,11 +184,14 @@ class Cloud:
                 "identity": self.identity,
                 "image": self.image,
                 "network": self.network,
+                "metadata_secret": self.metadata_secret,
                 "config": self.config,
             },
         )
 
     def close(self) -> None:
+        if self.network_agent is not None:
+            self.network_agent.stop()
         if self.image is not None:
             self.image.close()
         if self.db is not None:
