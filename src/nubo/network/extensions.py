@@ -42,6 +42,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "net-mtu": ("Network MTU", "The network's MTU"),
     "net-mtu-writable": ("Network MTU (writable)", "The network's MTU may be changed"),
     "network_availability_zone": ("Network Availability Zone", "Availability zones of networks"),
+    "network-ip-availability": ("Network IP Availability", "Address usage of networks"),
     "pagination": ("Pagination support", "limit, marker and page_reverse on lists"),
     "port-security": ("Port Security", "Anti-spoofing and security groups may be turned off"),
     "project-id": ("project_id field enabled", "Resources carry project_id"),
@@ -66,6 +67,10 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "standard-attr-timestamp": ("Resource timestamps", "created_at and updated_at"),
     "stateful-security-group": ("Stateful security group", "Stateless security groups"),
     "subnet_allocation": ("Subnet Allocation", "Subnets from subnet pools"),
+    "subnet-external-network": (
+        "Subnet External Network",
+        "Subnets of external networks are visible to every project",
+    ),
     "subnetpool-prefix-ops": ("Subnet pool prefix operations", "add_prefixes/remove_prefixes"),
 }
 

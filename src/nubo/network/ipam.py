@@ -24,8 +24,13 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def is_auto(subnet: m.Subnet) -> bool:
-    """IPv6 subnets whose hosts pick their own address from the prefix."""
-    return subnet.ip_version == 6 and subnet.ipv6_address_mode in AUTO_MODES
+    """IPv6 subnets whose hosts pick their own address from the prefix (Neutron's
+    is_auto_address_subnet: by the address mode, or by the RA mode when the address
+    mode is not set)."""
+    if subnet.ip_version != 6:
+        return False
+    mode = subnet.ipv6_address_mode
+    return mode in AUTO_MODES or (mode is None and subnet.ipv6_ra_mode in AUTO_MODES)
 
 
 def eui64(cidr: str, mac: str) -> str:
@@ -49,7 +54,7 @@ def default_pools(cidr: str, gateway_ip: str | None) -> list[dict[str, str]]:
     net = ipaddress.ip_network(cidr)
     first = int(net.network_address) + 1
     last = int(net.broadcast_address) - (1 if net.version == 4 else 0)
-    if net.num_addresses <= 2 and net.version == 4:
+    if (net.num_addresses <= 2 and net.version == 4) or net.num_addresses == 1:
         first, last = int(net.network_address), int(net.broadcast_address)
     ranges = [(first, last)]
     if gateway_ip:

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nubo.errors import BadRequest, Conflict
+from nubo.network import address_scopes, quotas, rbac, tags
 from nubo.network import models as m
-from nubo.network import quotas, rbac, tags
 from nubo.network.access import (
     Caller,
     check_revision,
@@ -126,8 +126,8 @@ def view(
             "subnets": subnet_ids,
             "availability_zone_hints": list(row.availability_zone_hints or []),
             "availability_zones": ["nova"],
-            "ipv4_address_scope": None,
-            "ipv6_address_scope": None,
+            "ipv4_address_scope": address_scopes.network_scope(row, 4),
+            "ipv6_address_scope": address_scopes.network_scope(row, 6),
             "l2_adjacency": True,
             "dns_domain": row.dns_domain,
             "qos_policy_id": None,
