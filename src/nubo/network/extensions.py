@@ -35,6 +35,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
         "Port ranges on port forwardings",
     ),
     "ip-allocation": ("IP Allocation", "ip_allocation on ports"),
+    "ip-substring-filtering": ("IP address substring filtering", "fixed_ips=ip_address_substr="),
     "expose-port-forwarding-in-fip": (
         "Expose port forwardings in a floating IP",
         "FIP shows its forwardings",
