@@ -76,6 +76,7 @@ test: test-deps venv lint typecheck
 bench: system-deps venv
 	$(BIN)/python bench/identity.py
 	$(BIN)/python bench/image.py
+	$(BIN)/python bench/network.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

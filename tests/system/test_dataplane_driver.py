@@ -530,7 +530,7 @@ def test_dnsmasq_reloads_for_new_hosts_and_restarts_for_new_subnets(dp: Lab) -> 
     vm3 = dp.port("10.50.0.13", "fa:16:3e:00:50:13", hostname="vm3")
     dp.driver.apply(dp.topology(extra_hosts=(vm3,)))
     assert dnsmasq_pid(dp) == pid
-    assert "fa:16:3e:00:50:13,set:port-" in (state / "host").read_text()
+    assert "fa:16:3e:00:50:13,10.50.0.13,vm3" in (state / "host").read_text()
     deadline = time.monotonic() + 5
     while (state / "dnsmasq.log").read_text().count(f"read {state}/host") == reads:
         assert time.monotonic() < deadline, "dnsmasq did not re-read its hosts file"

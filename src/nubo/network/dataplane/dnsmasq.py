@@ -32,6 +32,11 @@ PID_FILE = "pid"
 LEASES_FILE = "leases"
 LOG_FILE = "dnsmasq.log"
 MAX_LEASES = 2**24
+# A tag set by a --dhcp-hostsfile entry. dnsmasq 2.90 (Debian 12) frees such tags
+# when a SIGHUP re-reads the file while a lease still points at them: the next DHCP
+# packet, from any client, crashes it (SIGSEGV). A server whose hosts file has a tag
+# is therefore restarted, not reloaded, and only ports that need one get one.
+TAG = "set:"
 
 
 def dhcp_subnets(network: NetworkSpec) -> list[SubnetSpec]:
@@ -67,10 +72,13 @@ def _clean(value: str) -> str:
 
 
 def render_hosts(network: NetworkSpec) -> str:
-    """The --dhcp-hostsfile: ``mac,set:port-<id>,ip,hostname`` per DHCP address."""
+    """The --dhcp-hostsfile: ``mac,ip,hostname`` per DHCP address, with
+    ``set:port-<id>`` after the MAC for ports that have extra DHCP options (the tag
+    selects them in the options file; Neutron tags only those too: see TAG)."""
     served = {s.id: s for s in dhcp_subnets(network)}
     lines = []
     for port in sorted(network.hosts, key=lambda p: p.id):
+        tag = f"{TAG}port-{port.id}," if port.extra_dhcp_opts else ""
         for fixed in port.fixed_ips:
             subnet = served.get(fixed.subnet_id)
             if subnet is None:
@@ -79,7 +87,7 @@ def render_hosts(network: NetworkSpec) -> str:
                 continue  # stateless: options only, the address comes from SLAAC
             ip = fixed.ip_address if subnet.ip_version == 4 else f"[{fixed.ip_address}]"
             name = _clean(hostname_for(port, fixed.ip_address))
-            lines.append(f"{port.mac_address.lower()},set:port-{port.id},{ip},{name}")
+            lines.append(f"{port.mac_address.lower()},{tag}{ip},{name}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -303,6 +311,10 @@ class Supervisor:
         """
         directory = self.directory(network_id)
         directory.mkdir(parents=True, exist_ok=True)
+        try:
+            tagged = f",{TAG}" in (directory / HOSTS_FILE).read_text()  # what it has read
+        except FileNotFoundError:
+            tagged = False
         changed = [name for name, text in files.items() if write_if_changed(directory / name, text)]
         keep: int | None = None
         ns_inode = namespace_inode(namespace)
@@ -321,6 +333,11 @@ class Supervisor:
             self._start(network_id, namespace, argv, directory)
             return
         first_sight = self._pids.get(network_id) != keep
+        if (changed or first_sight) and tagged:
+            log.debug("dnsmasq %s (pid %d): restart (tagged hosts, no SIGHUP)", network_id, keep)
+            self._kill(network_id, keep)
+            self._start(network_id, namespace, argv, directory)
+            return
         self._pids[network_id] = keep
         if changed or first_sight:
             # adopted after a restart: the files may be newer than what it read
