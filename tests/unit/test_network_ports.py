@@ -17,7 +17,7 @@ from nubo.config import Config
 from nubo.db import migrate
 from nubo.db.engine import Database
 from nubo.errors import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed
-from nubo.network import ipam, networks, ports
+from nubo.network import ipam, networks, port_attributes, ports
 from nubo.network import models as m
 from nubo.network.access import Caller
 from nubo.network.attributes import parse_item
@@ -542,10 +542,10 @@ def test_changed_ips() -> None:
 )
 def test_dns_name(value: str, ok: bool) -> None:
     if ok:
-        assert ports.dns_name(value) == value.lower()
+        assert port_attributes.dns_name(value) == value.lower()
     else:
         with pytest.raises(ValueError):
-            ports.dns_name(value)
+            port_attributes.dns_name(value)
 
 
 def test_attribute_parsing() -> None:

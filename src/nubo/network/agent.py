@@ -209,7 +209,6 @@ class NetworkAgent:
         self.last_full = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.applied = threading.Condition()
 
     def tunneling_ip(self) -> str:
         return str(ipaddress.ip_interface(self.svc.config.network.vxlan_local_ip).ip)
@@ -233,23 +232,14 @@ class NetworkAgent:
             topology = build_topology(self.svc, s)
         self.driver.apply(topology)
         if self.proxy is not None:
-            self.proxy.sync([n.id for n in topology.networks if n.dhcp_port is not None])
-        with self.applied:
-            self.applied_generation = generation
-            self.applied.notify_all()
-
-    def wait_applied(self, timeout: float = 30.0) -> bool:
-        """Block until the dataplane caught up with the database (tests, bench)."""
-        with self.svc.db.reader() as s:
-            target = self.svc.generation(s)
-        deadline = time.monotonic() + timeout
-        with self.applied:
-            while self.applied_generation < target:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.applied.wait(left)
-        return True
+            self.proxy.sync(
+                [
+                    n.id
+                    for n in topology.networks
+                    if n.dhcp_port is not None and any(x.enable_dhcp for x in n.subnets)
+                ]
+            )
+        self.applied_generation = generation
 
     def run(self) -> None:
         resync = max(5, self.svc.config.network.resync_seconds)
