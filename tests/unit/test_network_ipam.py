@@ -373,14 +373,15 @@ def test_check_dhcp_cidr() -> None:
 def test_network_scope(session: Session) -> None:
     s = session
     network = add_network(s)
-    assert address_scopes.network_scope(network, 4) is None
+    assert address_scopes.network_scopes(s, [network.id]).get((network.id, 4)) is None
     scope = m.AddressScope(id=m.new_uuid(), project_id="p", name="s", ip_version=4)
     s.add(scope)
     pool = add_pool(s, ["10.0.0.0/16"], address_scope_id=scope.id)
     add_subnet(s, network, "10.0.0.0/24", subnetpool_id=pool.id)
     add_subnet(s, network, "fd00::/64")
-    assert address_scopes.network_scope(network, 4) == scope.id
-    assert address_scopes.network_scope(network, 6) is None
+    scopes = address_scopes.network_scopes(s, [network.id])
+    assert scopes.get((network.id, 4)) == scope.id
+    assert scopes.get((network.id, 6)) is None
 
 
 def test_external_subnets_follow_the_extension(

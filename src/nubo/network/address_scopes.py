@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, true
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from nubo.errors import BadRequest, Conflict
 from nubo.network import models as m
@@ -43,16 +43,8 @@ ATTRS: dict[str, Attr] = {
 
 
 def visible(s: Session, caller: Caller) -> Any:
-    """A WHERE clause for the scopes ``caller`` can see: its own, shared ones, and
-    those an RBAC policy shares with its project."""
-    if caller.is_admin:
-        return true()
-    granted = rbac.granted_ids(s, OBJECT_TYPE, caller.project_id)[rbac.SHARED]
-    return or_(
-        m.AddressScope.project_id == caller.project_id,
-        m.AddressScope.shared.is_(True),
-        m.AddressScope.id.in_(granted),
-    )
+    """What ``caller`` can see (see rbac.visible_shared)."""
+    return rbac.visible_shared(s, m.AddressScope, OBJECT_TYPE, caller.project_id, caller.is_admin)
 
 
 def find(s: Session, caller: Caller, scope_id: str) -> m.AddressScope:
@@ -77,22 +69,24 @@ def views(s: Session, caller: Caller, rows: Sequence[m.AddressScope]) -> list[di
     ]
 
 
-def network_scope(network: m.Network, version: int) -> str | None:
-    """The address scope of a network's IPv``version`` subnets (through their pools),
-    computed in the session the network row belongs to."""
-    s = object_session(network)
-    if s is None:
-        return None
-    return s.scalar(
-        select(m.SubnetPool.address_scope_id)
-        .join(m.Subnet, m.Subnet.subnetpool_id == m.SubnetPool.id)
+def network_scopes(s: Session, network_ids: Sequence[str]) -> dict[tuple[str, int], str]:
+    """(network id, IP version) -> the address scope of the network's subnets of that
+    version (through their pools), for every network that has one; one query."""
+    scopes: dict[tuple[str, int], str] = {}
+    if not network_ids:
+        return scopes
+    rows = s.execute(
+        select(m.Subnet.network_id, m.Subnet.ip_version, m.SubnetPool.address_scope_id)
+        .join(m.SubnetPool, m.Subnet.subnetpool_id == m.SubnetPool.id)
         .where(
-            m.Subnet.network_id == network.id,
-            m.Subnet.ip_version == version,
+            m.Subnet.network_id.in_(list(network_ids)),
             m.SubnetPool.address_scope_id.isnot(None),
         )
-        .limit(1)
     )
+    for network_id, version, scope_id in rows:
+        if scope_id is not None:
+            scopes.setdefault((network_id, version), scope_id)
+    return scopes
 
 
 def _write_allowed(caller: Caller, rule: str, row: m.AddressScope) -> None:

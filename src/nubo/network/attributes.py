@@ -165,17 +165,6 @@ def cidr(value: Any) -> str:
     return str(net)
 
 
-def ip_or_cidr(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid(f"'{value}' is not a valid IP address or CIDR")
-    try:
-        if "/" in value:
-            return str(ipaddress.ip_network(value, strict=False))
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise Invalid(f"'{value}' is not a valid IP address or CIDR") from None
-
-
 _MAC = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 
 
@@ -214,12 +203,6 @@ def dict_of(fields: Mapping[str, Converter], required: tuple[str, ...] = ()) -> 
         return {k: fields[k](v) for k, v in value.items()}
 
     return convert
-
-
-def any_dict(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Invalid(f"'{value}' is not a dictionary")
-    return value
 
 
 NAME = Attr(string(255))

@@ -104,7 +104,10 @@ def views(s: Session, caller: Caller, rows: Sequence[m.Network]) -> list[dict[st
         ):
             subnets[network_id].append(subnet_id)
     tag_map = tags.of_many(s, "networks", ids)
-    return [view(r, caller, grants[r.id], subnets[r.id], tag_map.get(r.id, [])) for r in rows]
+    scopes = address_scopes.network_scopes(s, ids)
+    return [
+        view(r, caller, grants[r.id], subnets[r.id], tag_map.get(r.id, []), scopes) for r in rows
+    ]
 
 
 def view(
@@ -113,6 +116,7 @@ def view(
     grant_set: set[tuple[str, str]],
     subnet_ids: list[str],
     tag_list: list[str],
+    scopes: Mapping[tuple[str, int], str],
 ) -> dict[str, Any]:
     body = standard(row, tag_list)
     body.update(
@@ -126,8 +130,8 @@ def view(
             "subnets": subnet_ids,
             "availability_zone_hints": list(row.availability_zone_hints or []),
             "availability_zones": ["nova"],
-            "ipv4_address_scope": address_scopes.network_scope(row, 4),
-            "ipv6_address_scope": address_scopes.network_scope(row, 6),
+            "ipv4_address_scope": scopes.get((row.id, 4)),
+            "ipv6_address_scope": scopes.get((row.id, 6)),
             "l2_adjacency": True,
             "dns_domain": row.dns_domain,
             "qos_policy_id": None,

@@ -126,10 +126,6 @@ def reset(s: Session, project_id: str) -> None:
     s.execute(delete(m.Quota).where(m.Quota.project_id == project_id))
 
 
-def projects_with_quotas(s: Session) -> list[str]:
-    return sorted(set(s.scalars(select(m.Quota.project_id))))
-
-
 def all_quotas(s: Session) -> list[dict[str, Any]]:
     """The limits of every project that has a limit of its own (Neutron's quota list)."""
     out: dict[str, dict[str, Any]] = {}

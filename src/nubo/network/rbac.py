@@ -4,8 +4,9 @@ RBAC policies, the only source of ``shared`` and of per-project external access.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from nubo.network import models as m
@@ -45,6 +46,16 @@ def granted_ids(s: Session, object_type: str, project_id: str) -> dict[str, set[
     for object_id, action in rows:
         out.setdefault(action, set()).add(object_id)
     return out
+
+
+def visible_shared(s: Session, model: Any, object_type: str, project_id: str, admin: bool) -> Any:
+    """A WHERE clause for the rows of a model with a ``shared`` column (subnet pools,
+    address scopes) a project can see: its own, shared ones, and those an RBAC policy
+    shares with it; everything for an admin."""
+    if admin:
+        return true()
+    granted = granted_ids(s, object_type, project_id)[SHARED]
+    return or_(model.project_id == project_id, model.shared.is_(True), model.id.in_(granted))
 
 
 def is_shared_with(grant_set: set[tuple[str, str]], project_id: str) -> bool:

@@ -50,6 +50,7 @@ from nubo.network.attributes import (
     string,
 )
 from nubo.network.dataplane.spec import RuleSpec, SecurityGroupSpec
+from nubo.network.protocols import ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOLS
 
 if TYPE_CHECKING:
     from nubo.network.service import NetworkService
@@ -62,40 +63,10 @@ ETHERTYPES = ("IPv4", "IPv6")
 DIRECTIONS = ("ingress", "egress")
 ANY_PREFIXES = ("0.0.0.0/0", "::/0")
 
-# neutron_lib.constants.IP_PROTOCOL_MAP: the names a rule's protocol may have
-PROTOCOLS: dict[str, int] = {
-    "ah": 51,
-    "dccp": 33,
-    "egp": 8,
-    "esp": 50,
-    "gre": 47,
-    "hopopt": 0,
-    "icmp": 1,
-    "igmp": 2,
-    "ip": 0,
-    "ipip": 4,
-    "ipv6-encap": 41,
-    "ipv6-frag": 44,
-    "ipv6-icmp": 58,
-    "icmpv6": 58,
-    "ipv6-nonxt": 59,
-    "ipv6-opts": 60,
-    "ipv6-route": 43,
-    "ospf": 89,
-    "pgm": 113,
-    "rsvp": 46,
-    "sctp": 132,
-    "tcp": 6,
-    "udp": 17,
-    "udplite": 136,
-    "vrrp": 112,
-}
 # what Neutron's messages list as supported: "any" (no protocol) and the names
 SUPPORTED_PROTOCOLS: tuple[str | None, ...] = (None, "any", *PROTOCOLS)
-# protocols with ports (tcp, udp, dccp, sctp, udplite)
-PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})
+# how Neutron's messages name the protocols with ports
 PORT_PROTOCOL_NAMES = "DCCP, SCTP, TCP, UDP, UDPLITE"
-ICMP_PROTOCOLS = frozenset({1, 58})
 # protocols that only exist on IPv6
 IPV6_ONLY = frozenset(
     {"ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route"}
@@ -826,12 +797,15 @@ def _check_duplicates(s: Session, group_id: str, rules: list[dict[str, Any]]) ->
             )
 
 
-def delete_security_group_rule(svc: NetworkService, caller: Caller, rule_id: str) -> None:
+def delete_security_group_rule(
+    svc: NetworkService, caller: Caller, rule_id: str, headers: Mapping[str, str]
+) -> None:
     with svc.db.session() as s:
         rule, group_project = find_rule(s, caller, rule_id)
         caller.check(
             "delete_security_group_rule", _rule_target(caller, rule.project_id, group_project)
         )
+        check_revision(headers, rule)
         group = s.get(m.SecurityGroup, rule.security_group_id)
         s.delete(rule)
         if group is not None:

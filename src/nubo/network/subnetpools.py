@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, true
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from nubo.errors import BadRequest, Conflict
@@ -210,15 +210,8 @@ def quota_units(version: int, prefixlen: int) -> int:
 
 
 def visible(s: Session, caller: Caller) -> Any:
-    """Own pools, shared pools and pools an RBAC policy shares with the project."""
-    if caller.is_admin:
-        return true()
-    granted = rbac.granted_ids(s, OBJECT_TYPE, caller.project_id)[rbac.SHARED]
-    return or_(
-        m.SubnetPool.project_id == caller.project_id,
-        m.SubnetPool.shared.is_(True),
-        m.SubnetPool.id.in_(granted),
-    )
+    """What ``caller`` can see (see rbac.visible_shared)."""
+    return rbac.visible_shared(s, m.SubnetPool, OBJECT_TYPE, caller.project_id, caller.is_admin)
 
 
 def find(s: Session, caller: Caller, pool_id: str) -> m.SubnetPool:

@@ -3,7 +3,8 @@ Neutron request/response conventions (bodies, ``fields``, lists)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from nubo.api.routing import ApiRequest, Reply, Router
@@ -79,3 +80,63 @@ def list_of(
     sortable |= {"id", "name", "created_at", "updated_at"}
     url = f"{req.service_url}{req.path}"
     return Reply(200, listing(items, req.query_items, collection, url, sortable, skip_filters))
+
+
+Filters = dict[str, list[str]]
+Headers = Mapping[str, str]
+Item = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A Neutron collection's standard routes (list, create with bulk, show, update,
+    delete) wired to its service functions, so every resource answers the same way."""
+
+    resource: str  # "network"
+    collection: str  # "networks"
+    path: str  # "/v2.0/networks"
+    attrs: Mapping[str, Attr]
+    list_items: Callable[[NetworkService, Caller, Filters], list[Item]]
+    get_item: Callable[[NetworkService, Caller, str], Item]
+    create_item: Callable[[NetworkService, Caller, Item], Item]
+    delete_item: Callable[[NetworkService, Caller, str, Headers], None]
+    update_item: Callable[[NetworkService, Caller, str, Item, Headers], Item] | None = None
+    create_items: Callable[[NetworkService, Caller, list[Item]], list[Item]] | None = None
+    # filters the service already applied in its own way (not compared on the views)
+    skip_filters: tuple[str, ...] = ()
+
+    def serve(self) -> None:
+        """Add the routes to the network router."""
+        one = self.path + "/{id}"
+        route("GET", self.path)(self._list)
+        route("POST", self.path)(self._create)
+        route("GET", one)(self._show)
+        if self.update_item is not None:
+            route("PUT", one)(self._update)
+        route("DELETE", one)(self._delete)
+
+    def _list(self, req: ApiRequest) -> Reply:
+        items = self.list_items(service(req), caller(req), filters(req))
+        return list_of(req, self.collection, items, self.skip_filters)
+
+    def _create(self, req: ApiRequest) -> Reply:
+        svc, who = service(req), caller(req)
+        if self.create_items is not None:
+            items = bulk_bodies(req, self.resource, self.collection, self.attrs)
+            if items is not None:
+                return many(req, self.collection, self.create_items(svc, who, items))
+        created = self.create_item(svc, who, body(req, self.resource, self.attrs))
+        return show(req, self.resource, created, 201)
+
+    def _show(self, req: ApiRequest) -> Reply:
+        return show(req, self.resource, self.get_item(service(req), caller(req), req.params["id"]))
+
+    def _update(self, req: ApiRequest) -> Reply:
+        assert self.update_item is not None
+        attrs = body(req, self.resource, self.attrs, update=True)
+        updated = self.update_item(service(req), caller(req), req.params["id"], attrs, req.headers)
+        return show(req, self.resource, updated)
+
+    def _delete(self, req: ApiRequest) -> Reply:
+        self.delete_item(service(req), caller(req), req.params["id"], req.headers)
+        return Reply(204)

@@ -4,57 +4,23 @@ from __future__ import annotations
 
 from nubo.api.routing import ApiRequest, Reply
 from nubo.network import routers
-from nubo.network.api import tags as tag_routes
-from nubo.network.api.common import (
-    body,
-    bulk_bodies,
-    caller,
-    filters,
-    list_of,
-    many,
-    route,
-    service,
-    show,
-)
+from nubo.network.api import tags
+from nubo.network.api.common import Collection, caller, route, service, show
 
-tag_routes.register("routers", "router", routers.find)
+tags.register("routers", "router", routers.find)
 
-
-@route("GET", "/v2.0/routers")
-def list_routers(req: ApiRequest) -> Reply:
-    return list_of(req, "routers", routers.list_routers(service(req), caller(req), filters(req)))
-
-
-@route("POST", "/v2.0/routers")
-def create_router(req: ApiRequest) -> Reply:
-    svc, who = service(req), caller(req)
-    items = bulk_bodies(req, "router", "routers", routers.ATTRS)
-    if items is not None:
-        return many(req, "routers", routers.create_routers(svc, who, items))
-    created = routers.create_router(svc, who, body(req, "router", routers.ATTRS))
-    return show(req, "router", created, 201)
-
-
-@route("GET", "/v2.0/routers/{router_id}")
-def show_router(req: ApiRequest) -> Reply:
-    return show(
-        req, "router", routers.get_router(service(req), caller(req), req.params["router_id"])
-    )
-
-
-@route("PUT", "/v2.0/routers/{router_id}")
-def update_router(req: ApiRequest) -> Reply:
-    attrs = body(req, "router", routers.ATTRS, update=True)
-    updated = routers.update_router(
-        service(req), caller(req), req.params["router_id"], attrs, req.headers
-    )
-    return show(req, "router", updated)
-
-
-@route("DELETE", "/v2.0/routers/{router_id}")
-def delete_router(req: ApiRequest) -> Reply:
-    routers.delete_router(service(req), caller(req), req.params["router_id"], req.headers)
-    return Reply(204)
+Collection(
+    "router",
+    "routers",
+    "/v2.0/routers",
+    routers.ATTRS,
+    list_items=routers.list_routers,
+    get_item=routers.get_router,
+    create_item=routers.create_router,
+    create_items=routers.create_routers,
+    update_item=routers.update_router,
+    delete_item=routers.delete_router,
+).serve()
 
 
 @route("PUT", "/v2.0/routers/{router_id}/add_router_interface")

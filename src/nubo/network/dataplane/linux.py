@@ -18,9 +18,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from nubo.network.dataplane import dnsmasq
+from nubo.network.dataplane.firewall import Firewall, NoFirewall
 from nubo.network.dataplane.layout import DriverOptions, Layout, build_layout
 from nubo.network.dataplane.links import (
     BRIDGE,
@@ -63,7 +64,6 @@ from nubo.network.dataplane.spec import (
     UNDERLAY_NS,
     NetworkSpec,
     PortSpec,
-    SecurityGroupSpec,
     Topology,
     link_name,
 )
@@ -76,28 +76,6 @@ BRIDGE_NAMESPACES = (DATAPLANE_NS, EXTERNAL_NS)
 ZERO_MAC = "00:00:00:00:00:00"
 
 States = dict[str, dict[str, LinkState]]
-
-
-class Firewall(Protocol):
-    """Security groups in a bridge namespace (implemented by firewall.NftFirewall)."""
-
-    def sync(
-        self, namespace: str, ports: Sequence[PortSpec], groups: Sequence[SecurityGroupSpec]
-    ) -> None: ...
-
-    def purge(self, namespace: str) -> None: ...
-
-
-class NoFirewall:
-    """A firewall that filters nothing (tests of the rest of the dataplane)."""
-
-    def sync(
-        self, namespace: str, ports: Sequence[PortSpec], groups: Sequence[SecurityGroupSpec]
-    ) -> None:
-        return None
-
-    def purge(self, namespace: str) -> None:
-        return None
 
 
 class LinuxNetworkDriver:
