@@ -14,6 +14,9 @@ import yaml
 from nubo.api.app import NuboApp
 from nubo.api.policy import PolicyEngine
 from nubo.api.routing import Service
+from nubo.compute import policies as compute_policies
+from nubo.compute.api import build_service as compute_service
+from nubo.compute.service import ComputeService
 from nubo.config import Config
 from nubo.db import migrate
 from nubo.db.engine import Database
@@ -31,6 +34,7 @@ from nubo.network.agent import NetworkAgent, choose_driver
 from nubo.network.api import build_service as network_service
 from nubo.network.bootstrap import bootstrap as network_bootstrap
 from nubo.network.service import NetworkService
+from nubo.placement.service import PlacementService
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,8 @@ CATALOG = [
     ServiceEntry("identity", "keystone", "/identity"),
     ServiceEntry("image", "glance", "/image"),
     ServiceEntry("network", "neutron", "/network"),
+    ServiceEntry("compute", "nova", "/compute/v2.1"),
+    ServiceEntry("placement", "placement", "/placement"),
 ]
 
 
@@ -65,6 +71,8 @@ class Cloud:
         self.image: ImageService | None = None
         self.network: NetworkService | None = None
         self.network_agent: NetworkAgent | None = None
+        self.placement: PlacementService | None = None
+        self.compute: ComputeService | None = None
 
     def prepare(self, serving: bool = True) -> None:
         """Idempotent first-start work: directories, schema, keys, bootstrap, catalog.
@@ -109,6 +117,10 @@ class Cloud:
         self.network = NetworkService(cfg, self.db, self.identity)
         self.metadata_secret = metadata.load_secret(self.data)
         network_bootstrap(self.network, self.say)
+        self.placement = PlacementService(cfg, self.db)
+        self.compute = ComputeService(
+            cfg, self.db, self.identity, self.image, self.network, self.placement
+        )
         self._write_clouds_yaml(result.admin.password, result.demo.password)
 
     @property
@@ -156,7 +168,13 @@ class Cloud:
         self.say(f"credentials written to {self.clouds_yaml}")
 
     def services(self) -> list[Service]:
-        return [identity_service(), image_service(), network_service(), metadata.build_service()]
+        return [
+            identity_service(),
+            image_service(),
+            network_service(),
+            compute_service(),
+            metadata.build_service(),
+        ]
 
     def start_agents(self) -> None:
         """Start the host's dataplane agents (the process that serves the API)."""
@@ -167,11 +185,12 @@ class Cloud:
         self.say(f"network agent: {driver.name} dataplane")
 
     def app(self) -> NuboApp:
-        assert self.identity and self.image and self.network, "prepare() first"
+        assert self.identity and self.image and self.network and self.compute, "prepare() first"
         policy = PolicyEngine(self.data / "policy.yaml")
         policy.register(identity_policies.RULES)
         policy.register(image_policies.RULES)
         policy.register(network_policies.RULES)
+        policy.register(compute_policies.RULES)
         return NuboApp(
             services=self.services(),
             policy=policy,
@@ -184,6 +203,8 @@ class Cloud:
                 "identity": self.identity,
                 "image": self.image,
                 "network": self.network,
+                "placement": self.placement,
+                "compute": self.compute,
                 "metadata_secret": self.metadata_secret,
                 "config": self.config,
             },

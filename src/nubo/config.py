@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -136,6 +137,37 @@ class NetworkConfig:
 
 
 @dataclass
+class ComputeConfig:
+    driver: str = _opt(
+        "auto",
+        "Instance driver: qemu (KVM when /dev/kvm runs guests, else TCG), container "
+        "(namespaces, overlayfs, cgroups), fake (no guest, for API tests) or auto (KVM, "
+        "then containers, then TCG; `nubo doctor` says which and why).",
+    )
+    host: str = _opt("", "Name of this compute host. Empty: the network host name.")
+    availability_zone: str = _opt("nova", "Availability zone of this host.")
+    instances_dir: str = _opt(
+        "", "Directory of instance disks and logs. Empty: <data_dir>/instances."
+    )
+    vcpus: int = _opt(0, "vCPUs this host offers. 0: the host's CPU count.")
+    memory_mb: int = _opt(0, "Memory this host offers, in MiB. 0: the host's total memory.")
+    disk_gb: int = _opt(0, "Disk this host offers, in GiB. 0: the instances directory's size.")
+    reserved_host_memory_mb: int = _opt(256, "Memory kept back for the host, in MiB.")
+    cpu_allocation_ratio: float = _opt(4.0, "vCPUs placed per host CPU.")
+    ram_allocation_ratio: float = _opt(1.0, "Memory placed per MiB of host memory.")
+    disk_allocation_ratio: float = _opt(1.0, "Disk placed per GiB of host disk.")
+    weigher: str = _opt("spread", "Scheduler weigher: spread (emptiest host) or pack (fullest).")
+    build_retries: int = _opt(2, "Other hosts a failed build is retried on before ERROR.")
+    build_timeout: int = _opt(300, "Seconds a server may stay in BUILD before it goes to ERROR.")
+    action_timeout: int = _opt(
+        180, "Seconds any other task (reboot, resize, snapshot ...) may run before it is ended."
+    )
+    force_config_drive: bool = _opt(False, "Give every instance a config drive.")
+    console_log_bytes: int = _opt(1048576, "Console log kept per instance, in bytes (newest).")
+    resync_seconds: int = _opt(30, "How often the compute agent re-reads every instance.")
+
+
+@dataclass
 class LoggingConfig:
     level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
     file: str = _opt("", "Log file. Empty: <data_dir>/nubo.log when detached, else stderr.")
@@ -149,6 +181,7 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @property
@@ -162,6 +195,15 @@ class Config:
     @property
     def image_store_path(self) -> Path:
         return Path(self.image.store_dir) if self.image.store_dir else self.data_path / "images"
+
+    @property
+    def instances_path(self) -> Path:
+        c = self.compute
+        return Path(c.instances_dir) if c.instances_dir else self.data_path / "instances"
+
+    @property
+    def compute_host(self) -> str:
+        return self.compute.host or self.network.host or socket.gethostname()
 
     @property
     def bind_host(self) -> str:
@@ -208,6 +250,14 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
         if isinstance(value, str):
             try:
                 return int(value)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
             except ValueError:
                 pass
     elif kind is str and isinstance(value, str):

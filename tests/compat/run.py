@@ -56,6 +56,7 @@ NUBO_ENV = {f"NUBO_IDENTITY_{k.upper()}": v for k, v in SECURITY_COMPLIANCE.item
 # Tempest's API tests check the API; tests/system drives the real dataplane (and one
 # Linux dataplane per machine at a time)
 NUBO_ENV["NUBO_NETWORK_DRIVER"] = "fake"
+NUBO_ENV["NUBO_COMPUTE_DRIVER"] = "fake"
 TEMPEST_SETTINGS = [
     "identity-feature-enabled.security_compliance=true",
     f"identity.user_unique_last_password_count={SECURITY_COMPLIANCE['unique_last_password_count']}",

@@ -127,6 +127,7 @@ class NuboCloud:
         env["NUBO_IDENTITY_PASSWORD_HASH_ROUNDS"] = HASH_ROUNDS
         # the API suite records the dataplane; tests/system runs the real one
         env["NUBO_NETWORK_DRIVER"] = "fake"
+        env["NUBO_COMPUTE_DRIVER"] = "fake"
         if self.database_url:
             env["NUBO_DATABASE_URL"] = self.database_url
         env.update(self.extra_env)

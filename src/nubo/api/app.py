@@ -202,6 +202,8 @@ class NuboApp:
             path = sub_path if service.strict_slashes else sub_path.rstrip("/")
         route, params = service.router.match(method, path)
         scope["nubo.route"] = route.path
+        if service.versions is not None:
+            ctx.microversion = service.versions.negotiate(headers)
         # a streaming route reads its body itself, chunk by chunk, from the worker thread
         raw_body = b"" if route.stream else await self._read_body(headers, receive)
         req = self._request(scope, service, route, method, path, params, headers, raw_body, ctx)
@@ -271,6 +273,8 @@ class NuboApp:
         headers: dict[str, str] = {"x-openstack-request-id": request_id}
         if service and service.extra_headers:
             headers.update(service.extra_headers(ctx))
+        if service and service.versions and ctx.microversion:
+            headers.update(service.versions.response_headers(ctx.microversion))
         headers.update(reply.headers)
         if reply.body is not None or reply.status not in (204, 304):
             headers.setdefault("content-type", reply.content_type)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nubo.api.microversions import Version
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class RequestContext:
     request_id: str
     token: str | None = None
     auth: AuthInfo | None = None
+    # the negotiated microversion, for services that have them
+    microversion: Version | None = None
 
     @property
     def user_id(self) -> str | None:

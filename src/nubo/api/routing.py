@@ -17,6 +17,7 @@ import anyio.from_thread
 
 from nubo.api.context import RequestContext
 from nubo.api.faults import Family
+from nubo.api.microversions import Version, VersionRange
 from nubo.api.validation import Schema, parse_json, validate
 from nubo.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 
@@ -147,6 +148,8 @@ class Service:
     extra_headers: Callable[[RequestContext], dict[str, str]] | None = None
     # Keystone ignores a trailing slash; Glance treats ``/v2/images/`` as an empty id
     strict_slashes: bool = False
+    # microversions (Nova, Placement): negotiated before the handler runs
+    versions: VersionRange | None = None
 
 
 class ClientDisconnected(BadRequest):
@@ -222,6 +225,19 @@ class ApiRequest:
                 yield self.raw_body
             return
         yield from self.body_source.chunks()
+
+    @property
+    def version(self) -> Version:
+        """The negotiated microversion (the service's minimum when it has none)."""
+        if self.ctx.microversion is not None:
+            return self.ctx.microversion
+        if self.service.versions is not None:
+            return self.service.versions.minimum
+        return Version(1, 0)
+
+    def at_least(self, text: str) -> bool:
+        """Whether the negotiated microversion is ``text`` or newer."""
+        return self.version >= Version.parse(text)
 
     @property
     def service_url(self) -> str:

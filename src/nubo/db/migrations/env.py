@@ -18,6 +18,8 @@ with engine.connect() as connection:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # tools/regen_migration.py narrows autogenerate to one service's tables
+        include_object=context.config.attributes.get("include_object"),
     )
     with context.begin_transaction():
         context.run_migrations()
