@@ -15,7 +15,10 @@ from nubo.api.app import NuboApp
 from nubo.api.policy import PolicyEngine
 from nubo.api.routing import Service
 from nubo.compute import policies as compute_policies
+from nubo.compute.agent import ComputeAgent
 from nubo.compute.api import build_service as compute_service
+from nubo.compute.drivers import choose_driver as choose_compute_driver
+from nubo.compute.flavors import ensure_default_flavors
 from nubo.compute.service import ComputeService
 from nubo.config import Config
 from nubo.db import migrate
@@ -30,10 +33,12 @@ from nubo.image.api import build_service as image_service
 from nubo.image.service import ImageService
 from nubo.network import metadata
 from nubo.network import policies as network_policies
-from nubo.network.agent import NetworkAgent, choose_driver
+from nubo.network.agent import AgentPlugger, NetworkAgent, choose_driver
 from nubo.network.api import build_service as network_service
 from nubo.network.bootstrap import bootstrap as network_bootstrap
 from nubo.network.service import NetworkService
+from nubo.placement import policies as placement_policies
+from nubo.placement.api import build_service as placement_service
 from nubo.placement.service import PlacementService
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ class Cloud:
         self.network_agent: NetworkAgent | None = None
         self.placement: PlacementService | None = None
         self.compute: ComputeService | None = None
+        self.compute_agent: ComputeAgent | None = None
 
     def prepare(self, serving: bool = True) -> None:
         """Idempotent first-start work: directories, schema, keys, bootstrap, catalog.
@@ -121,6 +127,9 @@ class Cloud:
         self.compute = ComputeService(
             cfg, self.db, self.identity, self.image, self.network, self.placement
         )
+        made = ensure_default_flavors(self.compute)
+        if made:
+            self.say("flavors: " + ", ".join(made))
         self._write_clouds_yaml(result.admin.password, result.demo.password)
 
     @property
@@ -173,6 +182,7 @@ class Cloud:
             image_service(),
             network_service(),
             compute_service(),
+            placement_service(),
             metadata.build_service(),
         ]
 
@@ -183,6 +193,13 @@ class Cloud:
         self.network_agent = NetworkAgent(self.network, driver, self.metadata_secret)
         self.network_agent.start()
         self.say(f"network agent: {driver.name} dataplane")
+        assert self.compute is not None
+        compute_driver, why = choose_compute_driver(self.config, self.config.instances_path)
+        self.compute_agent = ComputeAgent(
+            self.compute, compute_driver, AgentPlugger(self.network_agent)
+        )
+        self.compute_agent.start()
+        self.say(f"compute agent: {compute_driver.name} ({why})")
 
     def app(self) -> NuboApp:
         assert self.identity and self.image and self.network and self.compute, "prepare() first"
@@ -191,6 +208,7 @@ class Cloud:
         policy.register(image_policies.RULES)
         policy.register(network_policies.RULES)
         policy.register(compute_policies.RULES)
+        policy.register(placement_policies.RULES)
         return NuboApp(
             services=self.services(),
             policy=policy,
@@ -211,6 +229,8 @@ class Cloud:
         )
 
     def close(self) -> None:
+        if self.compute_agent is not None:
+            self.compute_agent.stop()
         if self.network_agent is not None:
             self.network_agent.stop()
         if self.image is not None:

@@ -50,6 +50,7 @@ class Family(Enum):
     NEUTRON = "neutron"
     GLANCE = "glance"
     S3 = "s3"
+    PLACEMENT = "placement"
 
 
 Rendered = tuple[bytes, str]
@@ -87,12 +88,33 @@ def _s3(err: NuboError, request_id: str) -> Rendered:
     return body.encode(), "application/xml"
 
 
+def _placement(err: NuboError, request_id: str) -> Rendered:
+    # the API working group's shape; ``code`` (1.23) names the condition for clients,
+    # and a refused microversion says which ones the service has
+    code = (
+        err.kind if err.kind and err.kind.startswith("placement.") else "placement.undefined_code"
+    )
+    error: dict[str, object] = {
+        "status": err.status,
+        "title": err.title,
+        "detail": err.message,
+        "code": code,
+        "request_id": request_id,
+    }
+    for key in ("min_version", "max_version"):
+        value = getattr(err, key, None)
+        if value is not None:
+            error[key] = str(value)
+    return json.dumps({"errors": [error]}).encode(), "application/json"
+
+
 RENDERERS: dict[Family, Callable[[NuboError, str], Rendered]] = {
     Family.KEYSTONE: _keystone,
     Family.NOVA: _nova,
     Family.NEUTRON: _neutron,
     Family.GLANCE: _glance,
     Family.S3: _s3,
+    Family.PLACEMENT: _placement,
 }
 
 

@@ -34,6 +34,15 @@ class Version:
         return f"{self.major}.{self.minor}"
 
 
+class VersionNotAcceptable(NotAcceptable):
+    """A microversion outside the service's range; the error names the range."""
+
+    def __init__(self, message: str, minimum: Version, maximum: Version) -> None:
+        super().__init__(message)
+        self.min_version = minimum
+        self.max_version = maximum
+
+
 @dataclass(frozen=True)
 class VersionRange:
     """The microversions a service supports."""
@@ -58,9 +67,11 @@ class VersionRange:
             return self.maximum
         version = Version.parse(asked)
         if not self.minimum <= version <= self.maximum:
-            raise NotAcceptable(
+            raise VersionNotAcceptable(
                 f"Version {version} is not supported by the API. Minimum is {self.minimum} "
-                f"and maximum is {self.maximum}."
+                f"and maximum is {self.maximum}.",
+                self.minimum,
+                self.maximum,
             )
         return version
 

@@ -135,3 +135,8 @@ def task_states_for_status(wanted: str) -> list[str]:
     return sorted(
         {t for tasks in _STATUS_BY_TASK.values() for t, st in tasks.items() if st == wanted}
     )
+
+
+ALL_STATUSES = frozenset(_STATUS_BY_VM_STATE.values()) | {
+    status for tasks in _STATUS_BY_TASK.values() for status in tasks.values()
+}

@@ -28,6 +28,7 @@ from nubo.network import models as m
 from nubo.network.dataplane.base import NetworkDriver
 from nubo.network.dataplane.metadata_proxy import MetadataProxy
 from nubo.network.dataplane.spec import (
+    DATAPLANE_NS,
     AddressPair,
     DhcpOption,
     FixedIp,
@@ -292,3 +293,40 @@ def metadata_url(config: Config) -> str:
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     return f"http://{host}:{config.bind_port}/metadata"
+
+
+class AgentPlugger:
+    """The network agent's side of an instance NIC, handed to compute drivers in the
+    same process: devices are made by the agent's own driver, which then converges."""
+
+    def __init__(self, agent: NetworkAgent) -> None:
+        self.agent = agent
+
+    def plug(self, port_id: str, kind: str, netns: str | None = None) -> str:
+        svc = self.agent.svc
+        with svc.db.reader() as s:
+            port = s.get(m.Port, port_id)
+            if port is None:
+                raise LookupError(f"port {port_id} does not exist")
+            fixed = [
+                {"subnet_id": a.subnet_id, "ip_address": a.ip_address}
+                for a in s.scalars(select(m.IPAllocation).where(m.IPAllocation.port_id == port_id))
+            ]
+            groups = list(
+                s.scalars(
+                    select(m.PortSecurityGroup.security_group_id).where(
+                        m.PortSecurityGroup.port_id == port_id
+                    )
+                )
+            )
+            spec = port_spec(port, fixed, groups)
+        name = self.agent.driver.plug(spec, kind, netns)
+        svc.wakeup.set()
+        return name
+
+    def unplug(self, port_id: str) -> None:
+        self.agent.driver.unplug(port_id)
+        self.agent.svc.wakeup.set()
+
+    def dataplane_namespace(self) -> str | None:
+        return None if self.agent.driver.name == "fake" else DATAPLANE_NS

@@ -1,7 +1,10 @@
 """The receiving end of the metadata path: requests proxied from 169.254.169.254 inside
 a network arrive at ``/metadata`` on nubo's listener, carrying the asking port's id
-signed with a secret only nubo's processes hold. Compute serves instance content
-here; until a port belongs to an instance the answer is a 404 naming the port."""
+signed with a secret only nubo's processes hold. A port plugged into a server
+(``device_owner`` ``compute:*``, ``device_id`` the server) gets that server's OpenStack
+and EC2 metadata (built by ``nubo.compute.metadata_content``); any other port, or a
+deleted server's, gets a 404 naming the port. The signed port id alone decides whose
+content is served, so no instance can read another's."""
 
 from __future__ import annotations
 
@@ -14,25 +17,13 @@ from pathlib import Path
 
 from nubo.api.faults import Family
 from nubo.api.routing import ApiRequest, Reply, Router, Service
+from nubo.compute import metadata_content as content
+from nubo.config import Config
+from nubo.db.engine import Database
 from nubo.errors import Forbidden, NotFound
 
 SECRET_FILE = "metadata_secret"
 router = Router()
-
-EC2_VERSIONS = "\n".join(
-    [
-        "1.0",
-        "2007-01-19",
-        "2007-03-01",
-        "2007-08-29",
-        "2007-10-10",
-        "2007-12-15",
-        "2008-02-01",
-        "2008-09-01",
-        "2009-04-04",
-        "latest",
-    ]
-)
 
 
 def load_secret(data_dir: Path) -> str:
@@ -66,22 +57,36 @@ def _secret(req: ApiRequest) -> str:
     return value
 
 
-@router.route("GET", "/", auth=False)
+@router.route("GET", "", auth=False)
 def ec2_versions(req: ApiRequest) -> Reply:
     asking_port(req.headers, _secret(req))
-    return Reply(200, EC2_VERSIONS.encode(), content_type="text/plain")
+    return Reply(200, content.ec2_versions(), content_type=content.TEXT)
 
 
 @router.route("GET", "/openstack", auth=False)
 def openstack_versions(req: ApiRequest) -> Reply:
     asking_port(req.headers, _secret(req))
-    return Reply(200, b"latest", content_type="text/plain")
+    return Reply(200, content.openstack_versions(), content_type=content.TEXT)
 
 
 @router.route("GET", "/{path:path}", auth=False)
 def instance_content(req: ApiRequest) -> Reply:
+    """The asking port's instance's files; the signed port id alone decides which."""
     port_id = asking_port(req.headers, _secret(req))
-    raise NotFound(f"Port {port_id} does not belong to an instance.")
+    compute = req.app.state["compute"]
+    body, content_type = answer(compute.db, compute.config, port_id, req.params["path"])
+    return Reply(200, body, content_type=content_type)
+
+
+def answer(db: Database, config: Config, port_id: str, path: str) -> tuple[bytes, str]:
+    """(body, content type) of ``path`` for the instance behind ``port_id``; 404 when the
+    port is not a live instance's or the instance has no such file."""
+    with db.reader() as s:
+        server = content.server_of_port(s, port_id)
+        if server is None:
+            raise NotFound(f"Port {port_id} does not belong to an instance.")
+        instance = content.load(s, server, config)
+        return content.render(instance, path)
 
 
 def build_service() -> Service:

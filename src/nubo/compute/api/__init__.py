@@ -9,7 +9,29 @@ from nubo.api.routing import Service
 from nubo.compute.api.common import VERSIONS, response_headers, router
 
 # each module registers its routes on import; the order is the matching order
-MODULES = ("discovery",)
+MODULES = (
+    "discovery",
+    "servers",
+    "server_actions",
+    "server_metadata",
+    "server_tags",
+    "server_ips",
+    "interfaces",
+    "instance_actions",
+    "consoles",
+    "services",
+    "hypervisors",
+    "availability_zones",
+    "aggregates",
+    "usage",
+    "migrations",
+    "extensions",
+    "flavors",
+    "keypairs",
+    "quotas",
+    "limits",
+    "server_groups",
+)
 
 
 def build_service() -> Service:

@@ -1,0 +1,115 @@
+"""Standard resource classes and traits, and the rules for names.
+
+Upstream these come from the os-resource-classes and os-traits libraries; the
+names are part of the API (Nova reports ``VCPU``, ``COMPUTE_IMAGE_TYPE_QCOW2`` ...),
+so nubo knows them without a database row. Operators add ``CUSTOM_*`` ones.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_NAME = 255
+NAME_RE = re.compile(r"^[A-Z0-9_]+$")
+CUSTOM_RE = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
+
+STANDARD_RESOURCE_CLASSES: tuple[str, ...] = (
+    "VCPU",
+    "MEMORY_MB",
+    "DISK_GB",
+    "PCI_DEVICE",
+    "SRIOV_NET_VF",
+    "NUMA_SOCKET",
+    "NUMA_CORE",
+    "NUMA_THREAD",
+    "NUMA_MEMORY_MB",
+    "IPV4_ADDRESS",
+    "VGPU",
+    "VGPU_DISPLAY_HEAD",
+    "NET_BW_EGR_KILOBIT_PER_SEC",
+    "NET_BW_IGR_KILOBIT_PER_SEC",
+    "PCPU",
+    "MEM_ENCRYPTION_CONTEXT",
+    "FPGA",
+    "PGPU",
+    "NET_PACKET_RATE_KILOPACKET_PER_SEC",
+    "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC",
+    "NET_PACKET_RATE_IGR_KILOPACKET_PER_SEC",
+)
+
+
+def _family(prefix: str, names: str) -> list[str]:
+    return [prefix + name for name in names.split()]
+
+
+_ARCHES = (
+    "ALPHA ARMV6 ARMV7 ARMV7B AARCH64 CRIS I686 IA64 LM32 M68K MICROBLAZE MICROBLAZEEL "
+    "MIPS MIPSEL MIPS64 MIPS64EL OPENRISC PARISC PARISC64 PPC PPCLE PPC64 PPC64LE PPCEMB "
+    "S390 S390X SH4 SH4EB SPARC SPARC64 UNICORE32 X86_64 XTENSA XTENSAEB"
+)
+_X86_FLAGS = (
+    "AVX AVX2 CLMUL FMA3 FMA4 F16C MMX SSE SSE2 SSE3 SSSE3 SSE41 SSE42 SSE4A XOP 3DNOW "
+    "AVX512F AVX512CD AVX512PF AVX512ER AVX512VL AVX512BW AVX512DQ AVX512VNNI AVX512VBMI "
+    "AVX512IFMA AVX512VBMI2 AVX512BITALG AVX512VAES AVX512GFNI AVX512VPCLMULQDQ "
+    "AVX512VPOPCNTDQ ABM BMI BMI2 TBM AESNI SHA MPX SGX TSX ASF VMX SVM PDPE1GB STIBP "
+    "AMX_BF16 AMX_INT8 AMX_TILE"
+)
+
+STANDARD_TRAITS: frozenset[str] = frozenset(
+    _family(
+        "COMPUTE_",
+        "DEVICE_TAGGING NODE TRUSTED_CERTS SAME_HOST_COLD_MIGRATE RESCUE_BFV ACCELERATORS "
+        "SOCKET_PCI_NUMA_AFFINITY REMOTE_MANAGED_PORTS MEM_BACKING_FILE MANAGED_PCI_DEVICE "
+        "ADDRESS_SPACE_PASSTHROUGH ADDRESS_SPACE_EMULATED SHARE_LOCAL_FS",
+    )
+    + _family("COMPUTE_STATUS_", "DISABLED")
+    + _family("COMPUTE_ARCH_", "AARCH64 PPC64LE MIPSEL S390X RISCV64 X86_64")
+    + _family("COMPUTE_CONFIG_DRIVE_", "REGENERATION")
+    + _family("COMPUTE_EPHEMERAL_", "ENCRYPTION ENCRYPTION_PLAIN ENCRYPTION_LUKS ENCRYPTION_LUKSV2")
+    + _family("COMPUTE_FIRMWARE_", "BIOS UEFI")
+    + _family("COMPUTE_GRAPHICS_MODEL_", "BOCHS CIRRUS GOP NONE QXL VGA VIRTIO VMVGA XEN")
+    + _family("COMPUTE_IMAGE_TYPE_", "AKI AMI ARI ISO QCOW2 RAW VDI VHD VHDX VMDK PLOOP")
+    + _family("COMPUTE_MIGRATE_", "AUTO_CONVERGE POST_COPY")
+    + _family(
+        "COMPUTE_NET_",
+        "ATTACH_INTERFACE ATTACH_INTERFACE_WITH_TAG VIRTIO_PACKED",
+    )
+    + _family(
+        "COMPUTE_NET_VIF_MODEL_",
+        "E1000 E1000E LAN9118 NETFRONT NE2K_PCI PCNET RTL8139 SPAPR_VLAN SRIOV VIRTIO "
+        "VMXNET VMXNET3 IGB",
+    )
+    + _family(
+        "COMPUTE_SECURITY_",
+        "TPM_1_2 TPM_2_0 TPM_TIS TPM_CRB UEFI_SECURE_BOOT STATELESS_FIRMWARE",
+    )
+    + _family("COMPUTE_SOUND_MODEL_", "SB16 ES1370 PCSPK AC97 ICH6 ICH9 USB VIRTIO")
+    + _family(
+        "COMPUTE_STORAGE_",
+        "BUS_FDC BUS_IDE BUS_LXC BUS_SATA BUS_SCSI BUS_USB BUS_VIRTIO BUS_UML BUS_XEN VIRTIO_FS",
+    )
+    + _family("COMPUTE_VIOMMU_MODEL_", "INTEL SMMUV3 VIRTIO AUTO")
+    + _family("COMPUTE_VOLUME_", "ATTACH ATTACH_WITH_TAG EXTEND MULTI_ATTACH")
+    + _family("HW_ARCH_", _ARCHES)
+    + _family("HW_CPU_", "HYPERTHREADING")
+    + _family("HW_CPU_X86_", _X86_FLAGS)
+    + _family("HW_CPU_AMD_", "SEV")
+    + _family("HW_CPU_X86_AMD_", "SEV SEV_ES SEV_SNP SVM IBPB NO_SSB SSBD VIRT_SSBD")
+    + _family("HW_CPU_X86_INTEL_", "MD_CLEAR PCID SPEC_CTRL SSBD VMX TDX")
+    + _family("HW_NIC_", "SRIOV MULTIQUEUE VMDQ PROGRAMMABLE_PIPELINE")
+    + _family("HW_NIC_SRIOV_", "QOS_TX QOS_RX MULTIQUEUE TRUSTED")
+    + _family("HW_NUMA_", "ROOT")
+    + _family("MISC_", "SHARES_VIA_AGGREGATE")
+    + _family("OWNER_", "CYBORG NOVA")
+    + _family("STORAGE_DISK_", "HDD SSD")
+)
+
+# a provider with this trait lends its inventory to every provider in its aggregates
+SHARES_VIA_AGGREGATE = "MISC_SHARES_VIA_AGGREGATE"
+
+# the project and user recorded for consumers written before microversion 1.8
+INCOMPLETE_CONSUMER = "00000000-0000-0000-0000-000000000000"
+
+
+def is_custom(name: str) -> bool:
+    return bool(CUSTOM_RE.match(name)) and len(name) <= MAX_NAME
