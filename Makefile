@@ -8,14 +8,16 @@ DATA   ?= /var/lib/nubo
 BIND   ?= 127.0.0.1:8770
 
 # Debian packages nubo uses (installed only when missing): the API, the network
-# dataplane (iproute2, nftables, dnsmasq), and the tools that build the guest
+# dataplane (iproute2, nftables, dnsmasq), instances (QEMU, qemu-img, genisoimage for
+# config drives; containers use util-linux), and the tools that build the guest
 # images offline from Debian packages (`nubo image build`).
 # The tests also need PostgreSQL (the functional suite starts its own throwaway
-# cluster), genisoimage (ISO uploads), QEMU and ssh for the system tests that boot
-# the guest image, and busybox (udhcpc, ping, nslookup inside test namespaces).
+# cluster), ssh for the system tests that log in to guests, and busybox (udhcpc,
+# ping, nslookup inside test namespaces).
 APT_PACKAGES      := python3 python3-venv python3-dev gcc iproute2 nftables dnsmasq-base \
-	qemu-utils e2fsprogs dosfstools mtools syslinux syslinux-common debootstrap util-linux
-TEST_APT_PACKAGES := postgresql genisoimage qemu-system-x86 openssh-client busybox-static
+	qemu-utils qemu-system-x86 genisoimage e2fsprogs dosfstools mtools syslinux \
+	syslinux-common debootstrap util-linux
+TEST_APT_PACKAGES := postgresql openssh-client busybox-static
 
 .PHONY: run test lint typecheck bench system-deps test-deps apt-install venv unit functional \
 	system compat clean

@@ -249,7 +249,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     cfg = _config(args)
     from nubo.doctor import FAIL, run_checks
 
-    checks = run_checks(Path(cfg.data_dir))
+    checks = run_checks(Path(cfg.data_dir), cfg)
     width = max(len(c.name) for c in checks)
     for c in checks:
         print(f"{c.status.upper():4}  {c.name:<{width}}  {c.detail}")

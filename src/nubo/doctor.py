@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from nubo.config import Config
+
 OK, WARN, FAIL = "ok", "warn", "fail"
 
 KVM_GET_API_VERSION = 0xAE00
@@ -135,8 +137,22 @@ def check_disk(data_dir: Path) -> Check:
     return Check("disk", OK, f"{free_gb:.0f} GiB free at {probe}")
 
 
-def run_checks(data_dir: Path) -> list[Check]:
-    return [
+def check_compute_driver(config: Config) -> Check:
+    """The instance driver ``nubo up`` would use here (compute.driver), and why."""
+    from nubo.compute.drivers import choose_driver
+    from nubo.compute.drivers.base import DriverError
+
+    try:
+        driver, reason = choose_driver(config, config.instances_path)
+    except DriverError as exc:
+        return Check("compute driver", FAIL, str(exc))
+    status = WARN if driver.name == "fake" and config.compute.driver == "auto" else OK
+    return Check("compute driver", status, f"{driver.name}: {reason}")
+
+
+def run_checks(data_dir: Path, config: Config | None = None) -> list[Check]:
+    extra = [check_compute_driver(config)] if config is not None else []
+    return extra + [
         check_root(),
         check_namespaces(),
         check_nftables(),
