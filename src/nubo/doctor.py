@@ -100,12 +100,13 @@ def check_kvm() -> Check:
         return Check("kvm", WARN, f"KVM refuses to create a VM ({exc}): QEMU uses TCG")
     finally:
         os.close(fd)
+    from nubo.compute.drivers.kvmprobe import kvm_usable
+
+    boots, why = kvm_usable()
+    if boots:
+        return Check("kvm", OK, f"KVM API {version} boots a guest: {why}")
     return Check(
-        "kvm",
-        WARN,
-        f"KVM API {version} creates VMs, but whether stock guest kernels "
-        "run is only known after a boot probe; until compute proves it, "
-        "nubo assumes TCG",
+        "kvm", WARN, f"KVM API {version} creates VMs but a probe guest fails ({why}): QEMU uses TCG"
     )
 
 

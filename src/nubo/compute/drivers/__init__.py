@@ -37,10 +37,10 @@ def _container_available(instances_dir: Path) -> tuple[bool, str]:
     return ContainerComputeDriver.available(instances_dir)
 
 
-def _kvm() -> tuple[bool, str]:
+def _kvm(instances_dir: Path) -> tuple[bool, str]:
     from nubo.compute.drivers.kvmprobe import kvm_usable
 
-    return kvm_usable()
+    return kvm_usable(instances_dir)
 
 
 def choose_driver(config: Config, instances_dir: Path) -> tuple[ComputeDriver, str]:
@@ -65,7 +65,7 @@ def choose_driver(config: Config, instances_dir: Path) -> tuple[ComputeDriver, s
             raise DriverError("compute.driver = qemu needs root (taps in the dataplane namespace)")
         if missing := _qemu_missing():
             raise DriverError(f"compute.driver = qemu, but {missing}")
-        kvm, why = _kvm()
+        kvm, why = _kvm(instances_dir)
         accel = "kvm" if kvm else "tcg"
         reason = f"QEMU with KVM: {why}" if kvm else f"QEMU under TCG (slow), no KVM: {why}"
         return QemuComputeDriver(instances_dir, compute, accel=accel), reason
@@ -83,7 +83,7 @@ def choose_driver(config: Config, instances_dir: Path) -> tuple[ComputeDriver, s
         log.warning("compute: %s", reason)
         return FakeComputeDriver(instances_dir, compute), reason
     qemu_missing = _qemu_missing()
-    kvm, kvm_why = _kvm() if qemu_missing is None else (False, qemu_missing)
+    kvm, kvm_why = _kvm(instances_dir) if qemu_missing is None else (False, qemu_missing)
     if kvm:
         return QemuComputeDriver(instances_dir, compute, accel="kvm"), f"QEMU with KVM: {kvm_why}"
     ok, container_why = _container_available(instances_dir)

@@ -12,7 +12,9 @@ takes well under a second.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -132,9 +134,45 @@ def probe_command(sector: Path, output: Path) -> list[str]:
     ]
 
 
+def kvm_usable(cache_dir: Path | None = None) -> tuple[bool, str]:
+    """(True, why) if KVM boots the probe here.
+
+    Probed once per process; with cache_dir (if it exists), the answer is also
+    kept in ``cache_dir/_kvm_probe.json`` for as long as the kernel, QEMU and
+    /dev/kvm stay the same (a failing probe can take several seconds)."""
+    if cache_dir is None:
+        return _probe()
+    key = _host_key()
+    path = cache_dir / "_kvm_probe.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        saved = json.loads(path.read_text())
+        if saved["key"] == key:
+            return bool(saved["ok"]), str(saved["reason"])
+    ok, reason = _probe()
+    # Only into a directory that exists (nubo doctor must not create the data dir).
+    with contextlib.suppress(OSError):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps({"key": key, "ok": ok, "reason": reason}))
+        os.replace(tmp, path)
+    return ok, reason
+
+
+def _host_key() -> str:
+    try:
+        rdev = os.stat("/dev/kvm").st_rdev
+    except OSError:
+        rdev = -1
+    try:
+        version = subprocess.run(
+            [QEMU, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.split("\n", 1)[0]
+    except OSError:
+        version = "no qemu"
+    return f"{os.uname().release}|{version}|{rdev}"
+
+
 @functools.lru_cache(maxsize=1)
-def kvm_usable() -> tuple[bool, str]:
-    """(True, why) if KVM boots the probe here; probed once per process."""
+def _probe() -> tuple[bool, str]:
     dev = Path("/dev/kvm")
     if not dev.exists():
         return False, "/dev/kvm is absent"
