@@ -23,6 +23,7 @@ TEST_APT_PACKAGES := postgresql openssh-client busybox-static
 	system compat clean
 
 run: system-deps venv
+	$(BIN)/python tools/fetch_novnc.py
 	$(BIN)/nubo image build tiny --data-dir $(DATA)
 	$(BIN)/nubo up --data-dir $(DATA) --bind $(BIND)
 

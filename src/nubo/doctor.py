@@ -153,7 +153,8 @@ def check_compute_driver(config: Config) -> Check:
 
 def run_checks(data_dir: Path, config: Config | None = None) -> list[Check]:
     extra = [check_compute_driver(config)] if config is not None else []
-    return extra + [
+    return [
+        *extra,
         check_root(),
         check_namespaces(),
         check_nftables(),

@@ -21,7 +21,16 @@ from nubo.api.context import AuthInfo, RequestContext
 from nubo.api.faults import Family, render
 from nubo.api.metrics import Metrics
 from nubo.api.policy import PolicyEngine
-from nubo.api.routing import ApiRequest, BodySource, Reply, Route, Router, Service, prefixes
+from nubo.api.routing import (
+    ApiRequest,
+    BodySource,
+    Reply,
+    Route,
+    Router,
+    Service,
+    WebSocketRequest,
+    prefixes,
+)
 from nubo.api.validation import check_header
 from nubo.errors import BadRequest, NotFound, NuboError, PayloadTooLarge, Unauthorized
 
@@ -81,6 +90,8 @@ class NuboApp:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -157,6 +168,60 @@ class NuboApp:
                 reply.status,
                 elapsed * 1000,
                 request_id,
+            )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A websocket connection: to the service route registered for its path (the
+        handler authorises it itself, e.g. by a token in the query), else refused."""
+        started = time.perf_counter()
+        request_id = f"req-{uuid.uuid4()}"
+        raw_path: str = scope["path"]
+        if (await receive())["type"] != "websocket.connect":
+            return
+        service, sub_path = self._find_service(raw_path)
+        path = sub_path if sub_path in ("", "/") else sub_path.rstrip("/")
+        found = service.router.match_websocket(path) if service else None
+        if service is None or found is None:
+            await send({"type": "websocket.close", "code": 1008})
+            self._log_websocket(scope, raw_path, 404, started, request_id)
+            return
+        route, params = found
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        ws = WebSocketRequest(
+            app=self,
+            service=service,
+            path=path,
+            params=params,
+            query=query,
+            headers=headers,
+            base_url=_base_url(scope, headers, self.trust_forwarded_headers),
+            scope=scope,
+            receive=receive,
+            send=send,
+        )
+        try:
+            await route.handler(ws)
+        except OSError:
+            pass  # the client went away
+        except Exception:
+            log.exception("unhandled error in websocket %s [%s]", raw_path, request_id)
+            if ws.accepted:
+                await ws.close(1011)
+            else:
+                await ws.reject()
+        finally:
+            if not ws.closed:
+                await ws.close()
+        self._log_websocket(scope, raw_path, 101 if ws.accepted else 403, started, request_id)
+
+    def _log_websocket(
+        self, scope: Scope, path: str, status: int, started: float, request_id: str
+    ) -> None:
+        if self.access_log_enabled:
+            elapsed = (time.perf_counter() - started) * 1000
+            access_log.info(
+                '%s "WEBSOCKET %s" %d %.1fms %s', _client(scope), path, status, elapsed, request_id
             )
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:

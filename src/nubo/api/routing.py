@@ -7,6 +7,7 @@ A service is a ``Service`` (name, catalog type, path prefix, error family) with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from nubo.api.app import NuboApp
 
 Handler = Callable[["ApiRequest"], "Reply"]
+WebSocketHandler = Callable[["WebSocketRequest"], Awaitable[None]]
 
 # {name} matches one path segment; {name:path} the rest of the path
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
@@ -63,11 +65,28 @@ class Route:
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        regex = _PARAM.sub(
-            lambda m: f"(?P<{m[1]}>.+)" if m[2] else f"(?P<{m[1]}>[^/]+)",
-            re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}"),
-        )
-        self.pattern = re.compile(f"^{regex}$")
+        self.pattern = _compile(self.path)
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    regex = _PARAM.sub(
+        lambda m: f"(?P<{m[1]}>.+)" if m[2] else f"(?P<{m[1]}>[^/]+)",
+        re.escape(path).replace(r"\{", "{").replace(r"\}", "}"),
+    )
+    return re.compile(f"^{regex}$")
+
+
+@dataclass
+class WebSocketRoute:
+    """A websocket endpoint: an async handler that owns the connection. No token
+    header is checked for it (browsers cannot send one); the handler authorises."""
+
+    path: str
+    handler: WebSocketHandler
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pattern = _compile(self.path)
 
 
 class Router:
@@ -75,6 +94,24 @@ class Router:
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        self.websockets: list[WebSocketRoute] = []
+
+    def websocket(self, path: str) -> Callable[[WebSocketHandler], WebSocketHandler]:
+        """Decorator adding an async ``handler(ws: WebSocketRequest)`` for websocket
+        connections to ``path``."""
+
+        def add(handler: WebSocketHandler) -> WebSocketHandler:
+            self.websockets.append(WebSocketRoute(path, handler))
+            return handler
+
+        return add
+
+    def match_websocket(self, path: str) -> tuple[WebSocketRoute, dict[str, str]] | None:
+        for route in self.websockets:
+            m = route.pattern.match(path)
+            if m:
+                return route, m.groupdict()
+        return None
 
     def route(
         self,
@@ -292,6 +329,88 @@ class ApiRequest:
             full.update(target)
             full["target"] = dict(target)
         return full
+
+
+class WebSocketRequest:
+    """A websocket connection as its handler sees it. The framework has taken the
+    ``websocket.connect`` message; the handler accepts (or rejects: HTTP 403), then
+    exchanges messages until one side closes."""
+
+    def __init__(
+        self,
+        *,
+        app: NuboApp,
+        service: Service,
+        path: str,
+        params: dict[str, str],
+        query: list[tuple[str, str]],
+        headers: Mapping[str, str],
+        base_url: str,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.path = path
+        self.params = params
+        self.query_items = query
+        self.headers = headers
+        self.base_url = base_url
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.accepted = False
+        self.closed = False
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters, last value wins."""
+        return dict(self.query_items)
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered (Sec-WebSocket-Protocol)."""
+        return [str(p) for p in self.scope.get("subprotocols") or ()]
+
+    async def accept(self, subprotocol: str | None = None) -> None:
+        message: dict[str, Any] = {"type": "websocket.accept"}
+        if subprotocol:
+            message["subprotocol"] = subprotocol
+        await self._send(message)
+        self.accepted = True
+
+    async def reject(self) -> None:
+        """Refuse the handshake (before ``accept``): the client gets HTTP 403."""
+        if not self.closed:
+            self.closed = True
+            with contextlib.suppress(OSError):
+                await self._send({"type": "websocket.close", "code": 1008})
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection (a no-op once closed or gone)."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError):  # the client went away meanwhile
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def receive_bytes(self) -> bytes | None:
+        """The next message's data (a text message as UTF-8); None once the client
+        has closed the connection."""
+        while True:
+            message = await self._receive()
+            if message["type"] == "websocket.receive":
+                data = message.get("bytes")
+                if data is None:
+                    data = (message.get("text") or "").encode()
+                return bytes(data)
+            if message["type"] == "websocket.disconnect":
+                self.closed = True
+                return None
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._send({"type": "websocket.send", "bytes": data})
 
 
 def collection_links(req: ApiRequest, next_url: str | None = None) -> dict[str, Any]:

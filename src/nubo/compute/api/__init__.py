@@ -19,6 +19,7 @@ MODULES = (
     "interfaces",
     "instance_actions",
     "consoles",
+    "console_proxy",
     "services",
     "hypervisors",
     "availability_zones",
