@@ -210,13 +210,38 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def _purge(cfg: Config) -> int:
-    """Remove the dataplane nubo built: a restart would rebuild it from the database."""
+    """Remove the dataplane nubo built: running instances end (their disks stay) and
+    the network goes; a restart rebuilds both from the database."""
+    from nubo.compute.drivers import choose_driver as choose_compute_driver
+    from nubo.compute.drivers.base import DriverError
     from nubo.network.agent import choose_driver
 
+    try:
+        compute, _why = choose_compute_driver(cfg, cfg.instances_path)
+    except DriverError as exc:
+        _say(f"instances left alone: {exc}")
+    else:
+        instances = compute.list_instances()
+        for instance_id in instances:
+            compute.destroy(instance_id, _Unplugged(), keep_disks=True)
+        _say(f"instances stopped: {len(instances)} ({compute.name} driver)")
     driver = choose_driver(cfg, Path(cfg.data_dir) / "network")
     driver.purge()
     _say(f"dataplane purged ({driver.name} driver)")
     return 0
+
+
+class _Unplugged:
+    """Purge removes every link with the dataplane: instances need not unplug first."""
+
+    def plug(self, port_id: str, kind: str, netns: str | None = None) -> str:
+        raise RuntimeError("nothing is plugged while purging")
+
+    def unplug(self, port_id: str) -> None:
+        return None
+
+    def dataplane_namespace(self) -> str | None:
+        return None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
