@@ -77,6 +77,8 @@ class ComputeAgent:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # set when a worker finishes: the server may be ready for its next step
+        self._redispatch = threading.Event()
         self._thread: threading.Thread | None = None
         self._image_locks: dict[str, threading.Lock] = {}
 
@@ -129,8 +131,10 @@ class ComputeAgent:
                 with self.svc.db.reader() as s:
                     generation = self.svc.generation(s, self.host)
                 self.expire_deadlines()
-                if generation != seen_generation or now - last_full >= resync:
+                redispatch = self._redispatch.is_set()
+                if generation != seen_generation or redispatch or now - last_full >= resync:
                     seen_generation = generation
+                    self._redispatch.clear()
                     self.dispatch()
                 if now - last_full >= resync:
                     last_full = now
@@ -181,6 +185,7 @@ class ComputeAgent:
             with self._lock:
                 self._busy.discard(server_id)
             # the step may have moved the server on: look again soon
+            self._redispatch.set()
             self.svc.wakeup.set()
 
     def load(self, server_id: str) -> m.Server | None:

@@ -108,12 +108,12 @@ class Server(Base):
     image_meta: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
 
     # desired state, operation under way and its deadline, observed power state
-    vm_state: Mapped[str] = mapped_column(String(16), default="building", index=True)
+    vm_state: Mapped[str] = mapped_column(String(32), default="building", index=True)
     task_state: Mapped[str | None] = mapped_column(String(32))
     task_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     power_state: Mapped[int] = mapped_column(Integer, default=0)
     # the vm_state to return to when a transient state (rescue, resize) ends
-    previous_vm_state: Mapped[str | None] = mapped_column(String(16))
+    previous_vm_state: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[int] = mapped_column(Integer, default=0)
     # {"code", "message", "details", "created"} when the server went to ERROR
     fault: Mapped[dict[str, Any] | None] = mapped_column(JSONText)

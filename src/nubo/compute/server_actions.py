@@ -47,7 +47,8 @@ def _states(*names: str) -> frozenset[str]:
 
 
 S = states
-# Nova's compute API decorators (check_instance_lock/host/state), per action
+# Nova's compute API decorators (check_instance_lock/host/state), per action; rescue,
+# rebuild and hard reboot also need a host here, as only a host's agent can do them
 ALLOWED: dict[str, Allowed] = {
     "stop": Allowed(_states(S.ACTIVE, S.ERROR), host=True),
     "start": Allowed(_states(S.STOPPED), host=True),
@@ -67,17 +68,18 @@ ALLOWED: dict[str, Allowed] = {
                 S.SUSPENDING,
             }
         ),
+        host=True,
     ),
     "pause": Allowed(_states(S.ACTIVE)),
     "unpause": Allowed(_states(S.PAUSED)),
     "suspend": Allowed(_states(S.ACTIVE)),
     "resume": Allowed(_states(S.SUSPENDED), lock=False),
-    "rescue": Allowed(_states(S.ACTIVE, S.STOPPED, S.ERROR)),
+    "rescue": Allowed(_states(S.ACTIVE, S.STOPPED, S.ERROR), host=True),
     "unrescue": Allowed(_states(S.RESCUED)),
     "resize": Allowed(_states(S.ACTIVE, S.STOPPED), host=True),
     "confirmResize": Allowed(_states(S.RESIZED)),
     "revertResize": Allowed(_states(S.RESIZED)),
-    "rebuild": Allowed(_states(S.ACTIVE, S.STOPPED, S.ERROR)),
+    "rebuild": Allowed(_states(S.ACTIVE, S.STOPPED, S.ERROR), host=True),
     "createImage": Allowed(_states(S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED), lock=False),
     "createBackup": Allowed(_states(S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED), lock=False),
     "shelve": Allowed(_states(S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED)),
@@ -119,20 +121,29 @@ def check_allowed(caller: Caller, server: m.Server, action: str, rule: Allowed) 
         raise invalid_state(server, action, "launched_at", None)
 
 
-def load(s: Session, caller: Caller, server_id: str, policy: str) -> m.Server:
-    """The caller's server, row-locked for this transaction, after the policy check."""
-    s.get(m.Server, server_id, with_for_update=True)
+def load(
+    s: Session, caller: Caller, server_id: str, policy: str, *, for_update: bool = True
+) -> m.Server:
+    """The caller's server (row-locked for a writing transaction), after the policy check."""
+    if for_update:
+        s.get(m.Server, server_id, with_for_update=True)
     server = servers.find(s, caller, server_id)
     caller.check(policy, {"project_id": server.project_id})
     return server
 
 
 def begin(
-    s: Session, caller: Caller, server_id: str, policy: str, action: str, rule: str | None = None
+    s: Session,
+    caller: Caller,
+    server_id: str,
+    policy: str,
+    action: str,
+    *,
+    for_update: bool = True,
 ) -> m.Server:
-    """``load`` and ``check_allowed`` with the action's rule (its name by default)."""
-    server = load(s, caller, server_id, policy)
-    check_allowed(caller, server, action, ALLOWED[rule or action])
+    """``load`` and ``check_allowed`` with the action's rule."""
+    server = load(s, caller, server_id, policy, for_update=for_update)
+    check_allowed(caller, server, action, ALLOWED[action])
     return server
 
 
@@ -204,11 +215,7 @@ def reboot(svc: ComputeService, caller: Caller, server_id: str, hard: bool) -> N
 
 
 def rescue(
-    svc: ComputeService,
-    caller: Caller,
-    server_id: str,
-    admin_pass: str,
-    rescue_image_ref: str | None,
+    svc: ComputeService, caller: Caller, server_id: str, rescue_image_ref: str | None
 ) -> None:
     """Boot a rescue image (the server's own unless ``rescue_image_ref``) with the
     root disk attached second."""
@@ -227,7 +234,6 @@ def rescue(
             "rescue",
             S.RESCUING,
             rescue_image_id=image_id,
-            admin_pass=admin_pass,
         )
 
 
@@ -282,7 +288,7 @@ def migrate(
     name = "os-migrateLive" if live else "migrate"
     policy = "os-migrate-server:migrate_live" if live else "os-migrate-server:migrate"
     with svc.db.reader() as s:
-        server = begin(s, caller, server_id, policy, name)
+        server = begin(s, caller, server_id, policy, name, for_update=False)
         if host is not None and host == server.host:
             raise BadRequest(
                 f"Unable to migrate instance ({server.id}) to current host ({server.host})."
@@ -305,7 +311,7 @@ def migrate(
 def change_password(svc: ComputeService, caller: Caller, server_id: str) -> None:
     """No driver can set a guest's password (Nova's 501 for such drivers)."""
     with svc.db.reader() as s:
-        begin(s, caller, server_id, "os-admin-password", "changePassword")
+        begin(s, caller, server_id, "os-admin-password", "changePassword", for_update=False)
     raise NotImplementedYet(
         "Changing a server's password is not supported by this cloud's instance drivers: "
         "set it at boot (adminPass, user_data or a key pair)."
@@ -314,7 +320,14 @@ def change_password(svc: ComputeService, caller: Caller, server_id: str) -> None
 
 def trigger_crash_dump(svc: ComputeService, caller: Caller, server_id: str) -> None:
     with svc.db.reader() as s:
-        begin(s, caller, server_id, "servers:trigger_crash_dump", "trigger_crash_dump")
+        begin(
+            s,
+            caller,
+            server_id,
+            "servers:trigger_crash_dump",
+            "trigger_crash_dump",
+            for_update=False,
+        )
     raise BadRequest("Triggering a crash dump is not supported by this cloud's instance drivers.")
 
 

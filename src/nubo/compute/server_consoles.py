@@ -1,8 +1,8 @@
 """Consoles: the console log (os-getConsoleOutput) and remote consoles (a URL with a
-one-time token, kept hashed in ``compute_console_tokens``).
+token valid for ten minutes, kept hashed in ``compute_console_tokens``).
 
 The console log is read from the driver of the host's agent when it runs in this
-process (``nubo up``); a console proxy that takes the token is a separate piece.
+process (``nubo up``); the token opens the console through ``console_proxy``.
 Which console kinds a host offers follows its driver: QEMU has a VNC display and a
 serial port, containers and the fake driver have neither.
 """
@@ -10,15 +10,14 @@ serial port, containers and the fake driver have neither.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
-from urllib.parse import quote
 
 from sqlalchemy import delete, select
 
 from nubo.compute import models as m
 from nubo.compute import servers
 from nubo.compute.access import Caller
+from nubo.compute.console_proxy import console_url, token_hash
 from nubo.compute.drivers.base import DriverError, PowerState
 from nubo.compute.server_actions import invalid_state, not_ready
 from nubo.compute.service import ComputeService
@@ -69,10 +68,6 @@ def console_output(svc: ComputeService, caller: Caller, server_id: str, length: 
     return text
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def remote_console(
     svc: ComputeService,
     caller: Caller,
@@ -105,24 +100,21 @@ def remote_console(
         token = secrets.token_urlsafe(24)
         s.add(
             m.ConsoleToken(
-                token_hash=_hash(token),
+                token_hash=token_hash(token),
                 server_id=server.id,
                 console_type=console_type,
                 host=server.host,
                 expires_at=now + dt.timedelta(seconds=TOKEN_SECONDS),
             )
         )
-    if console_type == "serial":
-        base = service_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-        return f"{base}/console/serial?token={token}"
-    return f"{service_url}/console/vnc_auto.html?path={quote(f'?token={token}', safe='')}"
+    return console_url(service_url, console_type, token)
 
 
 def token_connection(svc: ComputeService, caller: Caller, token: str) -> dict[str, object]:
     """os-console-auth-tokens (admin): the console a live token opens."""
     caller.check("os-console-auth-tokens")
     with svc.db.reader() as s:
-        row = s.get(m.ConsoleToken, _hash(token))
+        row = s.get(m.ConsoleToken, token_hash(token))
         if row is None or row.expires_at < utcnow():
             raise NotFound("The token's console has expired or does not exist.")
         node = s.scalar(select(m.ComputeNode).where(m.ComputeNode.host == row.host))

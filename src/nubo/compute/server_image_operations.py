@@ -116,7 +116,7 @@ def shelve(agent: ComputeAgent, server: m.Server) -> None:
         return
     from nubo.compute.servers import deadline
 
-    complete(
+    shelved = complete(
         agent,
         server,
         S.SHELVING_IMAGE_UPLOADING,
@@ -127,6 +127,11 @@ def shelve(agent: ComputeAgent, server: m.Server) -> None:
         task_state=S.SHELVING_OFFLOADING,
         task_deadline=deadline(agent.svc),
     )
+    if shelved:
+        # offload now, in this worker, rather than wait for the next pass to see it
+        server.vm_state = S.SHELVED
+        server.task_state = S.SHELVING_OFFLOADING
+        shelve_offload(agent, server)
 
 
 @operation(S.SHELVING_OFFLOADING)

@@ -203,7 +203,7 @@ def snapshot(
     action = "createBackup" if backup else "createImage"
     policy = "os-create-backup" if backup else "servers:create_image"
     with svc.db.reader() as s:
-        server = begin(s, caller, server_id, policy, action)
+        server = begin(s, caller, server_id, policy, action, for_update=False)
         s.expunge(server)
     properties = {**metadata, "image_type": "backup" if backup else "snapshot"}
     if backup:
@@ -229,7 +229,7 @@ def shelve(svc: ComputeService, caller: Caller, server_id: str) -> None:
     """Power off, snapshot into ``<name>-shelved`` and leave the host (Nova's default
     ``shelved_offload_time`` of 0: offloaded at once)."""
     with svc.db.reader() as s:
-        server = begin(s, caller, server_id, "os-shelve:shelve", "shelve")
+        server = begin(s, caller, server_id, "os-shelve:shelve", "shelve", for_update=False)
         s.expunge(server)
     image = new_image(svc, caller, server, f"{server.name}-shelved", {"image_type": "snapshot"})
     try:

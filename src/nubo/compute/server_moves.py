@@ -19,7 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nubo.api.microversions import Version
-from nubo.compute import actions, flavors, keypairs, quotas, scheduler, servers, states
+from nubo.compute import (
+    actions,
+    flavors,
+    keypairs,
+    quotas,
+    scheduler,
+    server_metadata,
+    servers,
+    states,
+)
 from nubo.compute import models as m
 from nubo.compute.access import Caller
 from nubo.compute.server_actions import begin, set_args, start_task, touch
@@ -244,7 +253,7 @@ def rebuild(
             "Invalid input for field/attribute rebuild. 'imageRef' is a required property"
         )
     name = servers.check_name(_text(req, "name")) if "name" in req else None
-    metadata = servers.check_metadata(req["metadata"]) if "metadata" in req else None
+    metadata = server_metadata.check_metadata(req["metadata"]) if "metadata" in req else None
     admin_pass = _text(req, "adminPass") or secrets.token_urlsafe(9)
     if not isinstance(req.get("preserve_ephemeral", False), bool):
         raise BadRequest("Invalid input for field/attribute preserve_ephemeral.")
@@ -308,7 +317,6 @@ def rebuild(
             server,
             "rebuild",
             S.REBUILDING,
-            admin_pass=admin_pass,
             preserve_ephemeral=bool(req.get("preserve_ephemeral", False)) or None,
         )
         s.flush()

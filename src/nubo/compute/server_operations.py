@@ -253,7 +253,8 @@ def unrescue(agent: ComputeAgent, server: m.Server) -> None:
         spec: InstanceSpec = dataclasses.replace(agent.spec(server), rescue_image_path=None)
         agent.driver.power_off(server.id, timeout=SHUTDOWN_TIMEOUT)
         agent.driver.power_on(spec, agent.plugger)
-        return {"vm_state": S.ACTIVE, "previous_vm_state": None}
+        args = {k: v for k, v in (server.task_args or {}).items() if k != "rescue_image_id"}
+        return {"vm_state": S.ACTIVE, "previous_vm_state": None, "task_args": args}
 
     run(agent, server, "unrescue", "compute_unrescue_instance", work)
 

@@ -117,25 +117,6 @@ def check_name(name: str | None, field: str = "name") -> str:
     return name
 
 
-def check_metadata(value: Any, field: str = "metadata") -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {value!r}. is not of type 'object'"
-        )
-    for key, item in value.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 255:
-            raise BadRequest(
-                f"Invalid input for field/attribute {field}. Metadata keys must "
-                "be 1 to 255 characters long."
-            )
-        if not isinstance(item, str) or len(item) > 255:
-            raise BadRequest(
-                f"Invalid input for field/attribute {field}. Value of {key!r} "
-                "must be a string of at most 255 characters."
-            )
-    return dict(value)
-
-
 def _user_data(value: Any) -> str | None:
     if value is None:
         return None
@@ -337,7 +318,7 @@ def create_servers(
     svc: ComputeService, caller: Caller, body: Any, version: Version
 ) -> tuple[list[m.Server], str]:
     """Validate a create request and write its servers; returns them and the reservation id."""
-    from nubo.compute import flavors, keypairs, server_groups
+    from nubo.compute import flavors, keypairs, server_groups, server_metadata
 
     if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
         raise BadRequest(
@@ -367,7 +348,7 @@ def create_servers(
         raise BadRequest("min_count must be <= max_count")
     if hostname and max_count > 1 and version < V("2.94"):
         raise BadRequest("Cannot set hostname when booting more than one server.")
-    metadata = check_metadata(req.get("metadata", {}))
+    metadata = server_metadata.check_metadata(req.get("metadata", {}))
     user_data = _user_data(req.get("user_data"))
     tags: list[str] = []
     if "tags" in req:

@@ -155,7 +155,7 @@ def rescue(req: ApiRequest, server_id: str, args: Any) -> Reply:
     image = body.get("rescue_image_ref")
     if image is not None:
         _string("rescue_image_ref", image)
-    server_actions.rescue(compute(req), caller(req), server_id, password, image)
+    server_actions.rescue(compute(req), caller(req), server_id, image)
     return Reply(200, {"adminPass": password})
 
 
