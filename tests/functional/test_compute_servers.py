@@ -168,6 +168,42 @@ def test_update_name_and_description(boot, demo_conn, http) -> None:
     assert r.json()["server"]["description"] == "new"
 
 
+def test_update_before_2_75_returns_the_basic_view(boot, demo_conn, http) -> None:
+    server = boot(networks="auto")
+    wait_status(demo_conn, server.id, "ACTIVE")
+    token = demo_conn.auth_token
+    old = http.put(
+        f"{SERVERS}/{server.id}",
+        token=token,
+        json={
+            "server": {
+                "accessIPv6": "0000:0000:0000:0000:0000:babe:220.12.22.2",
+                "OS-DCF:diskConfig": "AUTO",
+            }
+        },
+    ).json()["server"]
+    assert "OS-EXT-STS:vm_state" not in old and "key_name" not in old
+    assert old["accessIPv6"] == "::babe:dc0c:1602"
+    assert old["OS-DCF:diskConfig"] == "AUTO"
+    (entry,) = old["addresses"]["private"]
+    assert set(entry) == {"version", "addr"}
+    new = http.put(
+        f"{SERVERS}/{server.id}", token=token, headers=LATEST, json={"server": {"name": "n2"}}
+    ).json()["server"]
+    assert new["OS-EXT-STS:vm_state"] == "active"
+    assert new["server_groups"] == []
+
+
+def test_list_by_flavor(boot, demo_conn, unique) -> None:
+    prefix = unique("flv")
+    nano = boot(name=f"{prefix}-a", networks="none")
+    micro = boot(name=f"{prefix}-b", networks="none", flavor_id="84")
+    for server in (nano, micro):
+        wait_status(demo_conn, server.id, "ACTIVE")
+    found = {s.id for s in demo_conn.compute.servers(name=f"^{prefix}", flavor="84")}
+    assert found == {micro.id}
+
+
 def test_delete_removes_ports_and_allocations(boot, demo_conn, admin_conn, http) -> None:
     server = boot(networks="auto")
     wait_status(demo_conn, server.id, "ACTIVE")
@@ -336,7 +372,8 @@ def test_cli_server_create_wait_list_delete(run_cli, image_id, unique) -> None:
 def test_version_discovery(http) -> None:
     r = http.get("/compute/")
     assert r.status_code == 200
-    (version,) = r.json()["versions"]
+    legacy, version = r.json()["versions"]
+    assert (legacy["id"], legacy["status"]) == ("v2.0", "SUPPORTED")
     assert version["id"] == "v2.1"
     assert version["min_version"] == "2.1"
     assert version["version"] == "2.96"

@@ -331,7 +331,7 @@ def update_service_by_host(
         row = find_service(s, host, binary)
         if row is None:
             raise NotFound(f"Could not find binary {binary} on host {host}.")
-        _apply(svc, s, row, changes)
+        apply_changes(svc, s, row, changes)
 
 
 def get_service(s: Session, service_id: str, uuid_ids: bool) -> m.ComputeService:
@@ -352,12 +352,15 @@ def update_service(
     with svc.db.session() as s:
         row = get_service(s, service_id, uuid_ids=True)
         _only_compute(row)
-        _apply(svc, s, row, changes)
+        apply_changes(svc, s, row, changes)
         s.flush()
         return service_view(svc, row, zone_map(svc, s), utcnow(), uuid_ids=True, forced_down=True)
 
 
-def _apply(svc: ComputeService, s: Session, row: m.ComputeService, changes: dict[str, Any]) -> None:
+def apply_changes(
+    svc: ComputeService, s: Session, row: m.ComputeService, changes: dict[str, Any]
+) -> None:
+    """Enable/disable (``disabled``, ``disabled_reason``) or force down a service."""
     if "disabled" in changes:
         row.disabled = bool(changes["disabled"])
         row.disabled_reason = changes.get("disabled_reason") if row.disabled else None

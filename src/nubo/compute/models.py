@@ -137,6 +137,7 @@ class Server(Base):
     server_group_id: Mapped[str | None] = mapped_column(ID)
     access_ip_v4: Mapped[str] = mapped_column(String(64), default="")
     access_ip_v6: Mapped[str] = mapped_column(String(64), default="")
+    disk_config: Mapped[str] = mapped_column(String(8), default="MANUAL")  # OS-DCF: AUTO|MANUAL
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_by: Mapped[str | None] = mapped_column(String(16))  # "owner" or "admin"
     locked_reason: Mapped[str | None] = mapped_column(String(255))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Text, cast, select
 from sqlalchemy.orm import Session
 
 from nubo.api.microversions import Version
@@ -119,7 +120,8 @@ def list_servers(
                 raise BadRequest(f"Invalid status value: {value}")
             return []
     if "flavor" in query:
-        stmt = stmt.where(m.Server.flavor.like(f'%"id": "{query["flavor"]}"%'))
+        wanted = query["flavor"].rstrip("/").rsplit("/", 1)[-1]
+        stmt = stmt.where(cast(m.Server.flavor, Text).like(f'%"id": {json.dumps(wanted)}%'))
     if "image" in query:
         image = query["image"].rstrip("/").rsplit("/", 1)[-1]
         stmt = stmt.where(m.Server.image_id == image)

@@ -77,9 +77,17 @@ def migration_of(s: Session, server: m.Server) -> m.Migration:
 # -- resize ------------------------------------------------------------------------------
 
 
-def resize(svc: ComputeService, caller: Caller, server_id: str, flavor_ref: Any) -> None:
+def resize(
+    svc: ComputeService,
+    caller: Caller,
+    server_id: str,
+    flavor_ref: Any,
+    disk_config: str | None = None,
+) -> None:
     with svc.db.session() as s:
         server = begin(s, caller, server_id, "servers:resize", "resize")
+        if disk_config is not None:
+            server.disk_config = servers.check_disk_config(disk_config)
         flavor = flavors.find_usable_flavor(svc, s, caller, flavor_ref)
         old = server.flavor
         if flavor.id == old["id"]:
@@ -305,9 +313,11 @@ def rebuild(
         if hostname is not None:
             server.hostname = hostname
         if "accessIPv4" in access:
-            server.access_ip_v4 = access["accessIPv4"]
+            server.access_ip_v4 = servers.canonical_ip(access["accessIPv4"])
         if "accessIPv6" in access:
-            server.access_ip_v6 = access["accessIPv6"]
+            server.access_ip_v6 = servers.canonical_ip(access["accessIPv6"])
+        if "OS-DCF:diskConfig" in req:
+            server.disk_config = servers.check_disk_config(req["OS-DCF:diskConfig"])
         server.image_id = image.id
         server.image_meta = meta
         start_task(

@@ -157,7 +157,16 @@ def views(
     addrs = addresses(s, ids)
     groups = security_group_names(s, ids)
     members = server_groups_of(s, ids) if with_groups else {}
-    return [view(ctx, r, addrs.get(r.id, {}), groups.get(r.id), members.get(r.id)) for r in rows]
+    return [
+        view(
+            ctx,
+            r,
+            addrs.get(r.id, {}),
+            groups.get(r.id),
+            members.get(r.id, []) if with_groups else None,
+        )
+        for r in rows
+    ]
 
 
 def view(
@@ -187,7 +196,7 @@ def view(
         "accessIPv4": row.access_ip_v4 or "",
         "accessIPv6": row.access_ip_v6 or "",
         "links": ctx.links("servers", row.id),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": row.disk_config,
         "OS-EXT-AZ:availability_zone": row.availability_zone or "",
         "config_drive": "True" if row.config_drive else "",
         "key_name": row.key_name,
@@ -200,10 +209,8 @@ def view(
     }
     if status in _PROGRESS:
         body["progress"] = row.progress if status != "ACTIVE" else 100 if row.launched_at else 0
-    if group_names is not None:
+    if group_names:
         body["security_groups"] = [{"name": n} for n in group_names]
-    elif row.vm_state != states.BUILDING:
-        body["security_groups"] = [{"name": n} for n in row.security_groups]
     if row.fault and status in ("ERROR", "DELETED"):
         fault = {
             "code": row.fault.get("code", 500),
@@ -252,6 +259,32 @@ def view(
     if version >= V("2.96"):
         body["pinned_availability_zone"] = (row.scheduler_hints or {}).get("availability_zone")
     return body
+
+
+# what update and rebuild return before 2.75 (Nova's basic view)
+BASIC_KEYS = frozenset(
+    {
+        "accessIPv4", "accessIPv6", "addresses", "created", "flavor", "hostId", "id", "image",
+        "links", "metadata", "name", "OS-DCF:diskConfig", "progress", "status", "tenant_id",
+        "updated", "user_id", "fault", "locked", "description", "tags",
+        "trusted_image_certificates", "server_groups", "locked_reason",
+    }
+)  # fmt: skip
+
+
+def basic(
+    body: dict[str, Any], version: Version, keep: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The body update and rebuild return: before 2.75 only the basic keys, with
+    addresses as bare version and address pairs; from 2.75 the full view."""
+    if version >= V("2.75"):
+        return body
+    result = {k: v for k, v in body.items() if k in BASIC_KEYS | keep}
+    result["addresses"] = {
+        net: [{"version": a["version"], "addr": a["addr"]} for a in entries]
+        for net, entries in body.get("addresses", {}).items()
+    }
+    return result
 
 
 def instance_name(row: m.Server) -> str:

@@ -389,6 +389,8 @@ def create_servers(
                     f"Invalid input for field/attribute {field}. Value: {value}. "
                     f"'{value}' is not a 'ipv{family}'"
                 ) from None
+    access_v4, access_v6 = canonical_ip(access_v4), canonical_ip(access_v6)
+    disk_config = check_disk_config(req.get("OS-DCF:diskConfig", "MANUAL"))
     admin_pass = req.get("adminPass") or secrets.token_urlsafe(9)
 
     with svc.db.session() as s:
@@ -416,6 +418,12 @@ def create_servers(
 
             if zone not in hosts.zone_names(svc, s):
                 raise BadRequest("The requested availability zone is not available")
+        metadata_limit = quotas.limit_of(s, caller.project_id, caller.user_id, "metadata_items")
+        if 0 <= metadata_limit < len(metadata):
+            raise Forbidden(
+                f"Quota exceeded for metadata_items: Requested {len(metadata)}, "
+                f"but the limit is {metadata_limit}"
+            )
         count = max_count
         try:
             quotas.check_quota(
@@ -487,6 +495,7 @@ def create_servers(
                 server_group_id=group_id,
                 access_ip_v4=access_v4,
                 access_ip_v6=access_v6,
+                disk_config=disk_config,
             )
             s.add(server)
             s.flush()
@@ -504,6 +513,20 @@ def create_servers(
 
 
 # -- update, delete --------------------------------------------------------------------
+
+
+def canonical_ip(value: str) -> str:
+    """An address as Nova stores it (``::babe:dc0c:1602``, not the long form)."""
+    return str(ipaddress.ip_address(value)) if value else ""
+
+
+def check_disk_config(value: Any) -> str:
+    if value not in ("AUTO", "MANUAL"):
+        raise BadRequest(
+            f"Invalid input for field/attribute OS-DCF:diskConfig. Value: {value}. "
+            "'AUTO' or 'MANUAL' expected"
+        )
+    return str(value)
 
 
 def check_unlocked(caller: Caller, server: m.Server) -> None:
@@ -552,7 +575,9 @@ def update_server(
                         raise BadRequest(
                             f"Invalid input for field/attribute {field}. Value: {value}."
                         ) from None
-                setattr(server, attr, value)
+                setattr(server, attr, canonical_ip(value))
+        if "OS-DCF:diskConfig" in req:
+            server.disk_config = check_disk_config(req["OS-DCF:diskConfig"])
         server.updated_at = utcnow()
         s.flush()
         s.refresh(server)
@@ -569,7 +594,9 @@ def delete_server(svc: ComputeService, caller: Caller, server_id: str, force: bo
         if server.task_state == states.DELETING and not force:
             return
         actions.start(s, server, "delete", caller)
-        if server.host is None and server.vm_state in (states.BUILDING, states.ERROR):
+        if server.host is None:
+            # never scheduled, failed before placement or shelved offloaded: no host
+            # has anything of it, so the API finishes the delete itself
             finish_delete(svc, s, server)
             return
         server.task_state = states.DELETING

@@ -22,6 +22,7 @@ MODULES = (
     "console_proxy",
     "services",
     "hypervisors",
+    "os_hosts",
     "availability_zones",
     "aggregates",
     "usage",

@@ -19,9 +19,26 @@ def _version(req: ApiRequest) -> dict[str, Any]:
     }
 
 
+def _legacy(req: ApiRequest) -> dict[str, Any]:
+    """v2.0 as Nova still lists it: the v2.1 API without microversions."""
+    return {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": f"{req.service_url}/v2/"}],
+    }
+
+
 @router.route("GET", "", auth=False)
 def list_versions(req: ApiRequest) -> Reply:
-    return Reply(200, {"versions": [_version(req)]})
+    return Reply(200, {"versions": [_legacy(req), _version(req)]})
+
+
+@router.route("GET", "/v2", auth=False)
+def show_legacy_version(req: ApiRequest) -> Reply:
+    return Reply(200, {"version": _legacy(req)})
 
 
 @router.route("GET", "/v2.1", auth=False)

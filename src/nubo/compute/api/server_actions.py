@@ -12,37 +12,10 @@ from nubo.compute import server_actions, server_consoles, server_images, server_
 from nubo.compute.api.common import caller, compute
 from nubo.compute.api.server_actions_registry import action
 from nubo.compute.api.servers import view_context
-from nubo.compute.server_views import views
+from nubo.compute.server_views import basic, views
 from nubo.errors import BadRequest, NotFound
 
 # keys of the rebuild response before 2.75 (later: the whole server, as GET shows it)
-_REBUILD_KEYS = frozenset(
-    {
-        "accessIPv4",
-        "accessIPv6",
-        "addresses",
-        "created",
-        "flavor",
-        "hostId",
-        "id",
-        "image",
-        "links",
-        "metadata",
-        "name",
-        "OS-DCF:diskConfig",
-        "progress",
-        "status",
-        "tenant_id",
-        "updated",
-        "user_id",
-        "locked",
-        "description",
-        "tags",
-        "trusted_image_certificates",
-        "server_groups",
-        "locked_reason",
-    }
-)
 
 
 def _fields(
@@ -245,9 +218,9 @@ def remove_security_group(req: ApiRequest, server_id: str, args: Any) -> Reply:
 @action("resize")
 def resize(req: ApiRequest, server_id: str, args: Any) -> Reply:
     body = _fields("resize", args, ("flavorRef", "OS-DCF:diskConfig"), ("flavorRef",))
-    if body.get("OS-DCF:diskConfig", "MANUAL") not in ("AUTO", "MANUAL"):
-        raise BadRequest("Invalid input for field/attribute OS-DCF:diskConfig.")
-    server_moves.resize(compute(req), caller(req), server_id, body["flavorRef"])
+    server_moves.resize(
+        compute(req), caller(req), server_id, body["flavorRef"], body.get("OS-DCF:diskConfig")
+    )
     return _accepted()
 
 
@@ -274,17 +247,10 @@ def rebuild(req: ApiRequest, server_id: str, args: Any) -> Reply:
         (body,) = views(s, ctx, [row], with_groups=True)
     if req.at_least("2.57"):
         body["user_data"] = row.user_data
-    if not req.at_least("2.75"):
-        keep = set(_REBUILD_KEYS)
-        if req.at_least("2.54"):
-            keep.add("key_name")
-        if req.at_least("2.57"):
-            keep.add("user_data")
-        body = {k: v for k, v in body.items() if k in keep}
-        body["addresses"] = {
-            net: [{"version": a["version"], "addr": a["addr"]} for a in entries]
-            for net, entries in body.get("addresses", {}).items()
-        }
+    keep = {"key_name"} if req.at_least("2.54") else set()
+    if req.at_least("2.57"):
+        keep.add("user_data")
+    body = basic(body, req.version, frozenset(keep))
     body["adminPass"] = admin_pass
     return Reply(
         202, {"server": body}, headers={"location": ctx.links("servers", row.id)[0]["href"]}

@@ -8,7 +8,7 @@ from nubo.api.routing import ApiRequest, Reply
 from nubo.compute import server_list, servers
 from nubo.compute.api.common import caller, compute, limit_marker, next_links, router
 from nubo.compute.api.server_actions_registry import ACTIONS
-from nubo.compute.server_views import ViewContext, brief, views
+from nubo.compute.server_views import ViewContext, basic, brief, views
 from nubo.errors import BadRequest
 
 
@@ -75,7 +75,7 @@ def create_server(req: ApiRequest) -> Reply:
     reply: dict[str, Any] = {
         "id": first.id,
         "links": ctx.links("servers", first.id),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": first.disk_config,
         "security_groups": [{"name": n} for n in first.security_groups],
         "adminPass": first.task_args.get("admin_pass", ""),
     }
@@ -91,7 +91,7 @@ def update_server(req: ApiRequest) -> Reply:
     row = servers.update_server(svc, who, req.params["server_id"], req.json(), req.version)
     with svc.db.reader() as s:
         (body,) = views(s, view_context(req), [row], with_groups=True)
-    return Reply(200, {"server": body})
+    return Reply(200, {"server": basic(body, req.version)})
 
 
 @router.route("DELETE", "/v2.1/servers/{server_id}")

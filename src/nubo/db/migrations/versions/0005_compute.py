@@ -217,6 +217,7 @@ def upgrade() -> None:
         sa.Column("server_group_id", sa.String(length=36), nullable=True),
         sa.Column("access_ip_v4", sa.String(length=64), nullable=False),
         sa.Column("access_ip_v6", sa.String(length=64), nullable=False),
+        sa.Column("disk_config", sa.String(length=8), nullable=False),
         sa.Column("locked", sa.Boolean(), nullable=False),
         sa.Column("locked_by", sa.String(length=16), nullable=True),
         sa.Column("locked_reason", sa.String(length=255), nullable=True),
