@@ -1,5 +1,5 @@
-"""Compute services (/os-services), hypervisors (/os-hypervisors), availability zones
-(/os-availability-zone) and extensions (/extensions).
+"""Compute services (/os-services), hypervisors (/os-hypervisors), the legacy hosts API
+(/os-hosts), availability zones (/os-availability-zone) and extensions (/extensions).
 
 Hosts are registered with ``hosts.register_host`` on the running cloud's database,
 as a remote host's compute agent would, under made-up names; each test removes its
@@ -88,13 +88,14 @@ def new_host(live, unique) -> Iterator[Callable[..., dict[str, Any]]]:
             hosts.forget_host(live, s, name)
 
 
-def add_server(live, host: str, **flavor: int) -> str:
+def add_server(live, host: str, project: str | None = None, **flavor: int) -> str:
     server_id = str(uuid.uuid4())
     sizes = {"vcpus": 1, "memory_mb": 512, "root_gb": 5, "ephemeral_gb": 0, **flavor}
     with live.db.session() as s:
         s.add(
             m.Server(
-                id=server_id, project_id=uuid.uuid4().hex, user_id="u", name=f"vm-{host}",
+                id=server_id, project_id=project or uuid.uuid4().hex, user_id="u",
+                name=f"vm-{host}",
                 flavor={"name": "test", **sizes}, host=host, vm_state="active",
                 launched_at=utcnow(),
             )
@@ -440,6 +441,134 @@ def test_extensions(http):
     assert {"os-aggregates", "os-hypervisors", "os-services", "os-keypairs"} <= aliases
     for e in listed:
         assert set(e) == {"alias", "name", "description", "links", "namespace", "updated"}
+    assert {"os-hosts", "os-consoles"} <= aliases
+    assert "Hosts" in {e["name"] for e in listed}
+    assert [e["alias"] for e in listed] == sorted(aliases)
     shown = http.expect(http.get(f"{NOVA}/extensions/os-services"), 200)["extension"]
     assert shown["name"] == "Services"
+    shown = http.expect(http.get(f"{NOVA}/extensions/os-consoles"), 200)["extension"]
+    assert (shown["alias"], shown["name"]) == ("os-consoles", "Consoles")
     nova_error(http.get(f"{NOVA}/extensions/os-nothing"), 404)
+
+
+# -- os-hosts (legacy, up to 2.42) -------------------------------------------------------------
+
+HOSTS = f"{NOVA}/os-hosts"
+
+
+def test_os_hosts_list_and_zones(http, live, new_host):
+    host = new_host()
+    listed = http.expect(http.get(HOSTS), 200)["hosts"]
+    assert {"host_name": host["name"], "service": "compute", "zone": "nova"} in listed
+    assert all(set(h) == {"host_name", "service", "zone"} for h in listed)
+    # the cloud's own scheduler and conductor live in the internal zone
+    own = {(h["service"], h["zone"]) for h in listed if h["host_name"] == live.host}
+    assert {("scheduler", "internal"), ("conductor", "internal")} <= own
+    in_nova = http.expect(http.get(f"{HOSTS}?zone=nova"), 200)["hosts"]
+    assert host["name"] in {h["host_name"] for h in in_nova}
+    assert {h["zone"] for h in in_nova} == {"nova"}
+    internal = http.expect(http.get(f"{HOSTS}?zone=internal"), 200)["hosts"]
+    assert internal and {h["service"] for h in internal} <= {"scheduler", "conductor"}
+    assert http.expect(http.get(f"{HOSTS}?zone=xxx"), 200) == {"hosts": []}
+    assert len(http.expect(http.get(f"{HOSTS}?zone="), 200)["hosts"]) == len(listed)
+    # disabled services are left out, as in Nova
+    r = http.put(f"{SERVICES}/{host['service_uuid']}", json={"status": "disabled"},
+                 headers=mv("2.53"))  # fmt: skip
+    http.expect(r, 200)
+    listed = http.expect(http.get(HOSTS), 200)["hosts"]
+    assert host["name"] not in {h["host_name"] for h in listed}
+    # gone from 2.43
+    nova_error(http.get(HOSTS, headers=mv("2.43")), 404)
+    http.expect(http.get(HOSTS, headers=mv("2.42")), 200)
+
+
+def test_os_hosts_show_sums_servers_by_project(http, live, new_host):
+    host = new_host()
+    name = host["name"]
+    alpha, beta = "alpha-" + uuid.uuid4().hex[:8], "beta-" + uuid.uuid4().hex[:8]
+    add_server(live, name, alpha, vcpus=2, memory_mb=1024, root_gb=10, ephemeral_gb=5)
+    add_server(live, name, beta, vcpus=1, memory_mb=512, root_gb=5)
+    add_server(live, name, alpha, vcpus=1, memory_mb=256, root_gb=1)
+    rows = [r["resource"] for r in http.expect(http.get(f"{HOSTS}/{name}"), 200)["host"]]
+    assert all(set(r) == {"host", "project", "cpu", "memory_mb", "disk_gb"} for r in rows)
+    assert all(r["host"] == name for r in rows)
+    by_project = {r["project"]: (r["cpu"], r["memory_mb"], r["disk_gb"]) for r in rows}
+    assert [r["project"] for r in rows] == ["(total)", "(used_now)", "(used_max)", alpha, beta]
+    assert by_project["(total)"] == (4, 8192, 40)
+    assert by_project["(used_max)"] == (4, 1792, 21)
+    assert by_project[alpha] == (3, 1280, 16) and by_project[beta] == (1, 512, 5)
+    # in use now: the servers plus the memory the host keeps for itself
+    cpu, memory, disk = by_project["(used_now)"]
+    assert (cpu, disk) == (4, 21) and memory >= 1792
+    r = http.get(f"{HOSTS}/nonexistent_hostname")
+    assert nova_error(r, 404) == "Compute host nonexistent_hostname could not be found."
+    nova_error(http.get(f"{HOSTS}/{name}", headers=mv("2.43")), 404)
+
+
+def test_os_hosts_update(http, new_host):
+    host = new_host()
+    url = f"{HOSTS}/{host['name']}"
+    r = http.put(url, json={"status": "disable"})
+    assert http.expect(r, 200) == {"host": host["name"], "status": "disabled"}
+    assert services_of(http, host["name"])[0]["status"] == "disabled"
+    r = http.put(url, json={"status": "Enable"})
+    assert http.expect(r, 200) == {"host": host["name"], "status": "enabled"}
+    assert services_of(http, host["name"])[0]["status"] == "enabled"
+    # bad bodies: unknown values, nothing to do, nulls, other keys
+    for body in [
+        {"status": "invalid", "maintenance_mode": "enable"},
+        {"status": "enable", "maintenance_mode": "invalid"},
+        {},
+        {"status": None, "maintenance_mode": None},
+        {"status": "enable", "color": "red"},
+    ]:
+        nova_error(http.put(url, json=body), 400)
+    r = http.put(f"{HOSTS}/nonexistent_hostname", json={"status": "enable",
+                                                      "maintenance_mode": "enable"})  # fmt: skip
+    nova_error(r, 404)
+    # no nubo driver has a maintenance mode: 501, and nothing changed
+    r = http.put(url, json={"status": "disable", "maintenance_mode": "enable"})
+    assert nova_error(r, 501) == "The requested functionality is not supported."
+    assert services_of(http, host["name"])[0]["status"] == "enabled"
+    nova_error(http.put(url, json={"status": "disable"}, headers=mv("2.43")), 404)
+
+
+def test_os_hosts_power_actions(http, new_host):
+    host = new_host()
+    for action in ("startup", "shutdown", "reboot"):
+        nova_error(http.get(f"{HOSTS}/nonexistent_hostname/{action}"), 404)
+        r = http.get(f"{HOSTS}/{host['name']}/{action}")
+        assert nova_error(r, 501) == "The requested functionality is not supported."
+        nova_error(http.get(f"{HOSTS}/{host['name']}/{action}", headers=mv("2.43")), 404)
+
+
+def test_os_hosts_are_admin_only(http, new_host):
+    host = new_host()
+    demo = http.demo_token
+    rules = {
+        ("GET", HOSTS): "list",
+        ("GET", f"{HOSTS}/{host['name']}"): "show",
+        ("PUT", f"{HOSTS}/{host['name']}"): "update",
+        ("GET", f"{HOSTS}/{host['name']}/startup"): "start",
+        ("GET", f"{HOSTS}/{host['name']}/shutdown"): "shutdown",
+        ("GET", f"{HOSTS}/{host['name']}/reboot"): "reboot",
+    }
+    for (method, path), rule in rules.items():
+        kwargs = {"json": {"status": "disable"}} if method == "PUT" else {}
+        r = http.request(method, path, token=demo, **kwargs)
+        assert f"os_compute_api:os-hosts:{rule}" in nova_error(r, 403), path
+    assert services_of(http, host["name"])[0]["status"] == "enabled"
+
+
+def test_os_hosts_cli(run_cli, new_host):
+    host = new_host()
+    listed = run_cli("host", "list", "--zone", "nova")
+    assert {"Host Name": host["name"], "Service": "compute", "Zone": "nova"} in listed
+    shown = run_cli("host", "show", host["name"])
+    assert shown[0] == {"Host": host["name"], "Project": "(total)", "CPU": 4,
+                        "Memory MB": 8192, "Disk GB": 40}  # fmt: skip
+    run_cli("host", "set", "--disable", host["name"])
+    listed = run_cli("host", "list")
+    assert host["name"] not in {h["Host Name"] for h in listed}
+    run_cli("host", "set", "--enable", host["name"])
+    assert host["name"] in {h["Host Name"] for h in run_cli("host", "list")}

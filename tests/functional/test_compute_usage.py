@@ -140,6 +140,16 @@ def test_own_project_usage(http, servers, demo_project):
     assert http.expect(http.get(f"{USAGE}/{other}?{PERIOD}"), 200) == {"tenant_usage": {}}
 
 
+def test_usage_with_an_empty_tenant_id(http, servers):
+    """``os-simple-tenant-usage/`` (trailing slash) names tenant "": a 404 as in Nova
+    (Tempest's test_get_usage_tenant_with_empty_tenant_id), not the list."""
+    servers(uuid.uuid4().hex, T0)
+    nova_error(http.get(f"{USAGE}/?{PERIOD}"), 404)
+    nova_error(http.get(f"{USAGE}/", headers=mv("2.40")), 404)
+    # without the slash it is still the list
+    assert http.expect(http.get(f"{USAGE}?{PERIOD}"), 200)["tenant_usages"]
+
+
 def test_usage_pages_over_servers(http, servers):
     project = "0000-usage-paging-" + uuid.uuid4().hex[:8]
     made = sorted(servers(project, T0) for _ in range(3))

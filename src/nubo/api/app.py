@@ -272,6 +272,7 @@ class NuboApp:
         # a streaming route reads its body itself, chunk by chunk, from the worker thread
         raw_body = b"" if route.stream else await self._read_body(headers, receive)
         req = self._request(scope, service, route, method, path, params, headers, raw_body, ctx)
+        req.raw_path = sub_path
         if route.stream:
             req.body_source = BodySource(receive)
         reply = await anyio.to_thread.run_sync(self._run, req)

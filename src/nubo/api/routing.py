@@ -245,6 +245,10 @@ class ApiRequest:
         self.route = route
         self.method = method
         self.path = path
+        # the path as sent (below the service prefix), before trailing slashes were
+        # stripped for matching (the app sets it): for the rare route where ``/x/``
+        # differs from ``/x``
+        self.raw_path = path
         self.params = params
         self.query_items = query
         self.headers = headers

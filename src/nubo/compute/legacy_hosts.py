@@ -92,9 +92,7 @@ def show_host(svc: ComputeService, caller: Caller, host: str) -> list[dict[str, 
         servers = hosts.servers_on_host(s, host)
         rows = [
             _resource(host, "(total)", node.vcpus, node.memory_mb, node.local_gb),
-            _resource(
-                host, "(used_now)", used.vcpus_used, used.memory_mb_used, used.local_gb_used
-            ),
+            _resource(host, "(used_now)", used.vcpus_used, used.memory_mb_used, used.local_gb_used),
         ]
         per_project: dict[str, list[int]] = {}
         total = [0, 0, 0]

@@ -65,6 +65,17 @@ def _rules() -> list[Rule]:
         "os-server-password:clear": "Clear a server's password",
         "os-server-groups:create": "Create a server group",
         "os-server-groups:delete": "Delete a server group",
+        "os-deferred-delete:restore": "Restore a soft-deleted server",
+        "os-deferred-delete:force": "Force-delete a server",
+        "os-security-groups:create": "Create a security group (proxy)",
+        "os-security-groups:update": "Update a security group (proxy)",
+        "os-security-groups:delete": "Delete a security group (proxy)",
+        "os-security-groups:rule:create": "Create a security group rule (proxy)",
+        "os-security-groups:rule:delete": "Delete a security group rule (proxy)",
+        "os-floating-ips:add": "Associate a floating IP with a server",
+        "os-floating-ips:remove": "Disassociate a floating IP from a server",
+        "os-floating-ips:create": "Allocate a floating IP (proxy)",
+        "os-floating-ips:delete": "Release a floating IP (proxy)",
     }
     reader = {
         "servers:index": "List servers",
@@ -86,7 +97,15 @@ def _rules() -> list[Rule]:
         "os-quota-sets:show": "Show a project's quotas",
         "os-quota-sets:detail": "Show a project's quota usage",
         "os-simple-tenant-usage:show": "Show a project's usage",
-        "os-server-diagnostics": "Show a server's diagnostics",
+        "os-security-groups:get": "List security groups (proxy)",
+        "os-security-groups:show": "Show a security group (proxy)",
+        "os-security-groups:list": "List a server's security groups",
+        "os-floating-ips:list": "List floating IPs (proxy)",
+        "os-floating-ips:show": "Show a floating IP (proxy)",
+        "os-networks:list": "List networks (proxy)",
+        "os-networks:view": "Show a network (proxy)",
+        "os-tenant-networks:list": "List the project's networks (proxy)",
+        "os-tenant-networks:show": "Show one of the project's networks (proxy)",
     }
     admin = {
         "servers:index:get_all_tenants": "List every project's servers",
@@ -156,6 +175,9 @@ def _rules() -> list[Rule]:
         "os-hosts:reboot": "Reboot a host (legacy)",
         "os-console-auth-tokens": "Show a console token's connection",
         "os-instance-usage-audit-log:list": "List instance usage audit logs",
+        "os-instance-usage-audit-log:show": "Show an instance usage audit log",
+        "os-server-external-events:create": "Send external events to servers",
+        "os-server-diagnostics": "Show a server's diagnostics",
         "os-assisted-volume-snapshots:create": "Create an assisted volume snapshot",
     }
     anyone = {

@@ -16,9 +16,12 @@ from nubo.identity.passwords import verify_password
 from nubo.identity.resources import DEFAULT_DOMAIN_ID
 from nubo.identity.service import Identity
 
-# admin implies member implies reader; "service" is for service users
-STANDARD_ROLES = ("admin", "member", "reader", "service")
-IMPLIES = (("admin", "member"), ("member", "reader"))
+# admin implies manager implies member implies reader (Keystone 2024.2+); "service" is
+# for service users. Clouds bootstrapped before "manager" existed had admin imply member
+# directly: that rule goes (RETIRED), as Keystone's bootstrap drops it.
+STANDARD_ROLES = ("admin", "manager", "member", "reader", "service")
+IMPLIES = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
+RETIRED = (("admin", "member"),)
 
 
 @dataclass
@@ -75,6 +78,10 @@ def bootstrap(
         for prior, implied in IMPLIES:
             if s.get(ImpliedRole, (roles[prior], roles[implied])) is None:
                 s.add(ImpliedRole(prior_role_id=roles[prior], implied_role_id=roles[implied]))
+        for prior, implied in RETIRED:
+            old = s.get(ImpliedRole, (roles[prior], roles[implied]))
+            if old is not None:
+                s.delete(old)
         admin_pw = admin_password or secrets.token_urlsafe(16)
         demo_pw = demo_password or secrets.token_urlsafe(16)
         admin_new = _account(

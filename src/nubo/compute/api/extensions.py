@@ -16,7 +16,7 @@ from nubo.errors import NotFound
 _NAMESPACE = "http://docs.openstack.org/compute/ext/fake_xml"
 _UPDATED = "2014-12-03T00:00:00Z"
 
-# (alias, name, description)
+# (alias, name, description), listed in alias order as Nova does
 _HONOURED = (
     ("NMN", "Multinic", "Several networks per server."),
     ("OS-DCF", "DiskConfig", "Disk configuration (diskConfig) of servers."),
@@ -36,15 +36,24 @@ _HONOURED = (
     ("os-attach-interfaces", "AttachInterfaces", "Attach and detach network interfaces."),
     ("os-availability-zone", "AvailabilityZone", "Availability zones."),
     ("os-config-drive", "ConfigDrive", "Config drives for servers."),
+    ("os-console-auth-tokens", "ConsoleAuthTokens", "The connection behind a console token."),
     ("os-console-output", "ConsoleOutput", "The console log of servers."),
+    ("os-consoles", "Consoles", "Interactive consoles of servers."),
     ("os-create-backup", "CreateBackup", "Rotating backups of servers."),
     ("os-deferred-delete", "DeferredDelete", "Restore and force-delete servers."),
     ("os-extended-status", "ExtendedStatus", "Extended status attributes of servers."),
+    ("os-extended-hypervisors", "ExtendedHypervisors", "More hypervisor attributes."),
+    ("os-extended-quotas", "ExtendedQuotas", "Delete a project's quotas."),
+    ("os-extended-rescue-with-image", "ExtendedRescueWithImage", "Rescue from a given image."),
+    ("os-extended-services", "ExtendedServices", "Disable services with a reason."),
+    ("os-extended-services-delete", "ExtendedServicesDelete", "Delete compute services."),
     ("os-flavor-access", "FlavorAccess", "Private flavors and the projects using them."),
     ("os-flavor-extra-specs", "FlavorExtraSpecs", "Extra specs of flavors."),
     ("os-flavor-manage", "FlavorManage", "Create and delete flavors."),
     ("os-flavor-rxtx", "FlavorRxtx", "The rxtx factor of flavors."),
     ("os-flavor-swap", "FlavorSwap", "The swap size of flavors."),
+    ("os-hosts", "Hosts", "Hosts and what their servers use (before 2.43)."),
+    ("os-hypervisor-status", "HypervisorStatus", "The state and status of hypervisors."),
     ("os-hypervisors", "Hypervisors", "Hypervisors and their resources."),
     ("os-instance-actions", "InstanceActions", "The actions taken on servers."),
     ("os-keypairs", "Keypairs", "SSH keypairs."),
@@ -60,12 +69,16 @@ _HONOURED = (
     ("os-security-groups", "SecurityGroups", "Security groups of servers."),
     ("os-server-groups", "ServerGroups", "Server groups (affinity and anti-affinity)."),
     ("os-server-password", "ServerPassword", "Encrypted server passwords."),
+    ("os-server-group-quotas", "ServerGroupQuotas", "Quotas on server groups."),
+    ("os-server-list-multi-status", "ServerListMultiStatus", "Filter servers by several statuses."),
     ("os-server-start-stop", "ServerStartStop", "Start and stop servers."),
+    ("os-server-sort-keys", "ServerSortKeys", "Sort server lists."),
     ("os-services", "Services", "Compute services."),
     ("os-shelve", "Shelve", "Shelve and unshelve servers."),
     ("os-simple-tenant-usage", "SimpleTenantUsage", "Usage of projects over a period."),
     ("os-suspend-server", "SuspendServer", "Suspend and resume servers."),
     ("os-used-limits", "UsedLimits", "What a project uses of its limits."),
+    ("os-used-limits-for-admin", "UsedLimitsForAdmin", "Another project's limits, for admins."),
     ("os-user-data", "UserData", "User data for servers."),
     ("os-user-quotas", "UserQuotas", "Quotas per user."),
 )
@@ -79,7 +92,7 @@ EXTENSIONS: list[dict[str, Any]] = [
         "namespace": _NAMESPACE,
         "updated": _UPDATED,
     }
-    for alias, name, description in _HONOURED
+    for alias, name, description in sorted(_HONOURED)
 ]
 
 

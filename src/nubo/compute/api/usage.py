@@ -1,6 +1,7 @@
 """Tenant usage: /os-simple-tenant-usage (every project: admin) and
-/os-simple-tenant-usage/{tenant_id} (the project's members). ``start`` and ``end``
-bound the period; 2.40 pages over servers with ``limit`` and ``marker`` (a server id).
+/os-simple-tenant-usage/{tenant_id} (the project's members; an empty id, a trailing
+slash, is a 404). ``start`` and ``end`` bound the period; 2.40 pages over servers with
+``limit`` and ``marker`` (a server id).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from nubo.api.routing import ApiRequest, Reply
 from nubo.compute import usage
 from nubo.compute.api.common import caller, compute, limit_marker, next_links, router
 from nubo.compute.api.services import strict_query
+from nubo.errors import NotFound
 
 
 def _page(req: ApiRequest) -> tuple[int | None, str | None]:
@@ -28,6 +30,10 @@ def _links(req: ApiRequest, servers: list[dict[str, Any]], limit: int | None) ->
 
 @router.route("GET", "/v2.1/os-simple-tenant-usage")
 def list_usage(req: ApiRequest) -> Reply:
+    if req.raw_path.endswith("/"):
+        # ``os-simple-tenant-usage/`` names tenant "", which no Nova route matches (404);
+        # it is not the list (the framework strips the slash before matching)
+        raise NotFound("The resource could not be found.")
     strict_query(req, ("start", "end", "detailed", "limit", "marker"), "2.75")
     who = caller(req)
     who.check("os-simple-tenant-usage:list")
