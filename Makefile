@@ -8,15 +8,15 @@ DATA   ?= /var/lib/nubo
 BIND   ?= 127.0.0.1:8770
 
 # Debian packages nubo uses (installed only when missing): the API, the network
-# dataplane (iproute2, nftables, dnsmasq), instances (QEMU, qemu-img, genisoimage for
-# config drives; containers use util-linux), and the tools that build the guest
-# images offline from Debian packages (`nubo image build`).
+# dataplane (iproute2, nftables, dnsmasq; dhcp_release from dnsmasq-utils), instances
+# (QEMU, qemu-img, genisoimage for config drives; containers use util-linux), and the
+# tools that build the guest images offline from Debian packages (`nubo image build`).
 # The tests also need PostgreSQL (the functional suite starts its own throwaway
 # cluster), ssh for the system tests that log in to guests, and busybox (udhcpc,
 # ping, nslookup inside test namespaces).
 APT_PACKAGES      := python3 python3-venv python3-dev gcc iproute2 nftables dnsmasq-base \
-	qemu-utils qemu-system-x86 genisoimage e2fsprogs dosfstools mtools syslinux \
-	syslinux-common debootstrap util-linux
+	dnsmasq-utils qemu-utils qemu-system-x86 genisoimage e2fsprogs dosfstools mtools \
+	syslinux syslinux-common debootstrap util-linux
 TEST_APT_PACKAGES := postgresql openssh-client busybox-static
 
 .PHONY: run test lint typecheck bench system-deps test-deps apt-install venv unit functional \
@@ -80,6 +80,7 @@ bench: system-deps venv
 	$(BIN)/python bench/identity.py
 	$(BIN)/python bench/image.py
 	$(BIN)/python bench/network.py
+	$(BIN)/python bench/compute.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -110,11 +110,14 @@ class Cloud:
                 if configured
             ),
         )
-        for entry in CATALOG:
-            self.identity.catalog.register(
-                entry.type, entry.name, cfg.base_url + entry.path, cfg.identity.region
-            )
-        self.say("catalog: " + ", ".join(e.type for e in CATALOG))
+        if serving:
+            # a one-off command (nubo image build) does not know where the cloud
+            # listens: it leaves the catalog and clouds.yaml to the serving process
+            for entry in CATALOG:
+                self.identity.catalog.register(
+                    entry.type, entry.name, cfg.base_url + entry.path, cfg.identity.region
+                )
+            self.say("catalog: " + ", ".join(e.type for e in CATALOG))
         self.image = ImageService(cfg, self.db, self.identity)
         self.image.register_limits()
         if serving:
@@ -130,7 +133,8 @@ class Cloud:
         made = ensure_default_flavors(self.compute)
         if made:
             self.say("flavors: " + ", ".join(made))
-        self._write_clouds_yaml(result.admin.password, result.demo.password)
+        if serving or not self.clouds_yaml.exists():
+            self._write_clouds_yaml(result.admin.password, result.demo.password)
 
     @property
     def clouds_yaml(self) -> Path:

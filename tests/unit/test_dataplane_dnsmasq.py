@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from nubo.network.dataplane import dnsmasq
 from nubo.network.dataplane.dnsmasq import (
     Supervisor,
     command_line,
@@ -187,3 +188,23 @@ def test_only_dnsmasq_with_a_pid_file_in_our_state_dir_is_ours(tmp_path: Path) -
     assert sup._network_of(["dnsmasq", f"--pid-file={tmp_path}/a/b/pid"]) is None
     assert sup._network_of(["sleep", f"--pid-file={tmp_path}/n/pid"]) is None
     assert sup.running() == {}  # nothing of ours runs here
+
+
+def test_stale_leases_are_those_the_hosts_file_no_longer_pairs(tmp_path: Path) -> None:
+    (tmp_path / dnsmasq.LEASES_FILE).write_text(
+        "1700000000 fa:16:3e:00:00:01 10.0.0.3 vm-old *\n"
+        "1700000000 fa:16:3e:00:00:02 10.0.0.4 vm-kept *\n"
+        "1700000000 fa:16:3e:00:00:03 10.0.0.5 vm-gone *\n"
+        "duid 00:01:00:01\n"
+        "1700000000 1234 fd00::5 vm6 00:01\n"
+    )
+    hosts = (
+        "fa:16:3e:00:00:09,10.0.0.3,vm-new\n"  # the address went to a new port
+        "fa:16:3e:00:00:02,set:port-x,10.0.0.4,vm-kept\n"
+    )
+    stale = dnsmasq.stale_leases(tmp_path, hosts)
+    assert stale == [("fa:16:3e:00:00:01", "10.0.0.3"), ("fa:16:3e:00:00:03", "10.0.0.5")]
+    dnsmasq.drop_leases(tmp_path, stale)
+    left = (tmp_path / dnsmasq.LEASES_FILE).read_text()
+    assert "10.0.0.3" not in left and "10.0.0.5" not in left
+    assert "10.0.0.4" in left and "fd00::5" in left

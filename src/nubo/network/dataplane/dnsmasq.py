@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -233,6 +234,66 @@ def command_line(
     return argv
 
 
+def stale_leases(directory: Path, hosts: str | None) -> list[tuple[str, str]]:
+    """IPv4 leases (mac, ip) whose pair the new hosts file no longer has: the port
+    went, or its address now belongs to another port. dnsmasq keeps a lease until it
+    expires and would refuse the address to its new owner meanwhile."""
+    if hosts is None:
+        return []
+    wanted = set()
+    for line in hosts.splitlines():
+        fields = line.split(",")
+        if len(fields) >= 2:
+            wanted.add((fields[0].lower(), fields[-2].strip("[]")))
+    try:
+        leases = (directory / LEASES_FILE).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    stale = []
+    for line in leases:
+        fields = line.split()
+        if (
+            len(fields) >= 3
+            and ":" not in fields[2]
+            and (fields[1].lower(), fields[2]) not in wanted
+        ):
+            stale.append((fields[1].lower(), fields[2]))
+    return stale
+
+
+def release(namespace: str, argv: Sequence[str], leases: Sequence[tuple[str, str]]) -> None:
+    """Have the running dnsmasq drop ``leases`` (``dhcp_release``, from dnsmasq-utils,
+    sends it a DHCPRELEASE on the client's behalf)."""
+    interface = next((a.split("=", 1)[1] for a in argv if a.startswith("--interface=")), None)
+    if not leases or interface is None:
+        return
+    if shutil.which("dhcp_release") is None:
+        log.warning(
+            "dhcp_release missing (apt-get install dnsmasq-utils): %d stale leases "
+            "kept until they expire",
+            len(leases),
+        )
+        return
+    for mac, ip in leases:
+        subprocess.run(
+            ["ip", "netns", "exec", namespace, "dhcp_release", interface, ip, mac],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        log.debug("dnsmasq: released lease %s of %s", ip, mac)
+
+
+def drop_leases(directory: Path, leases: Sequence[tuple[str, str]]) -> None:
+    """Remove ``leases`` from the lease file of a stopped dnsmasq (it reads it on start)."""
+    if not leases:
+        return
+    path = directory / LEASES_FILE
+    drop = set(leases)
+    kept = [line for line in path.read_text().splitlines() if tuple(line.split()[1:3]) not in drop]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
 def write_if_changed(path: Path, content: str) -> bool:
     """Replace path's content atomically when it differs; True when it did."""
     with contextlib.suppress(FileNotFoundError):
@@ -315,6 +376,7 @@ class Supervisor:
             tagged = f",{TAG}" in (directory / HOSTS_FILE).read_text()  # what it has read
         except FileNotFoundError:
             tagged = False
+        stale = stale_leases(directory, files.get(HOSTS_FILE))
         changed = [name for name, text in files.items() if write_if_changed(directory / name, text)]
         keep: int | None = None
         ns_inode = namespace_inode(namespace)
@@ -330,15 +392,18 @@ class Supervisor:
             else:
                 self._kill(network_id, pid)
         if keep is None:
+            drop_leases(directory, stale)
             self._start(network_id, namespace, argv, directory)
             return
         first_sight = self._pids.get(network_id) != keep
         if (changed or first_sight) and tagged:
             log.debug("dnsmasq %s (pid %d): restart (tagged hosts, no SIGHUP)", network_id, keep)
             self._kill(network_id, keep)
+            drop_leases(directory, stale)
             self._start(network_id, namespace, argv, directory)
             return
         self._pids[network_id] = keep
+        release(namespace, argv, stale)
         if changed or first_sight:
             # adopted after a restart: the files may be newer than what it read
             log.debug("dnsmasq %s (pid %d): reload (%s)", network_id, keep, changed or "adopted")
