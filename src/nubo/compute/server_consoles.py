@@ -10,6 +10,7 @@ serial port, containers and the fake driver have neither.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 
 from sqlalchemy import delete, select
@@ -25,6 +26,8 @@ from nubo.db.base import utcnow
 from nubo.errors import BadRequest, Conflict, NotFound
 
 TOKEN_SECONDS = 600
+# control characters Nova strips from console output (all but tab and newline)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 # console kinds (Nova's console types) each driver offers
 DRIVER_CONSOLES = {
     "qemu-kvm": frozenset({"novnc", "serial"}),
@@ -42,7 +45,7 @@ PROTOCOL_TYPES = {
 
 
 def console_output(svc: ComputeService, caller: Caller, server_id: str, length: int | None) -> str:
-    """The newest ``length`` lines of the console log (all with None or -1)."""
+    """The console log, tailed as Nova tails it (``tail``)."""
     from nubo.compute.server_operations import LOCAL_AGENTS
 
     with svc.db.reader() as s:
@@ -61,11 +64,17 @@ def console_output(svc: ComputeService, caller: Caller, server_id: str, length: 
         data = agent.driver.console_log(server.id)
     except DriverError as exc:
         raise NotFound(f"Guest does not have a console available: {exc}") from None
-    text = data.decode("utf-8", errors="replace")
+    return tail(data.decode("utf-8", errors="replace"), length)
+
+
+def tail(text: str, length: int | None) -> str:
+    """Nova's tail of a console log: the last ``length`` pieces of the text split at
+    newlines, joined again (a log ending in a newline gives ``length - 1`` lines and
+    the empty piece after the last newline); all of it with None or -1, nothing with 0.
+    Control characters other than tab and newline are dropped."""
     if length is not None and length >= 0:
-        lines = text.splitlines(keepends=True)
-        text = "".join(lines[-length:]) if length else ""
-    return text
+        text = "\n".join(text.split("\n")[-length:]) if length else ""
+    return _CONTROL.sub("", text)
 
 
 def remote_console(

@@ -205,7 +205,8 @@ def snapshot(
     with svc.db.reader() as s:
         server = begin(s, caller, server_id, policy, action, for_update=False)
         s.expunge(server)
-    properties = {**metadata, "image_type": "backup" if backup else "snapshot"}
+    # as in Nova, the request's metadata may set image_type itself
+    properties = {"image_type": "backup" if backup else "snapshot", **metadata}
     if backup:
         properties["backup_type"] = backup[0]
     image = new_image(svc, caller, server, name, properties)

@@ -33,6 +33,14 @@ MODULES = (
     "quotas",
     "limits",
     "server_groups",
+    "images",
+    "security_groups",
+    "floating_ips",
+    "networks",
+    "audit_log",
+    "external_events",
+    "diagnostics",
+    "deferred_delete",
 )
 
 

@@ -247,6 +247,9 @@ def rebuild(req: ApiRequest, server_id: str, args: Any) -> Reply:
         (body,) = views(s, ctx, [row], with_groups=True)
     if req.at_least("2.57"):
         body["user_data"] = row.user_data
+    if req.at_least("2.75"):
+        # the full view, but user data only as ``user_data`` (Nova's rebuild schema)
+        body.pop("OS-EXT-SRV-ATTR:user_data", None)
     keep = {"key_name"} if req.at_least("2.54") else set()
     if req.at_least("2.57"):
         keep.add("user_data")

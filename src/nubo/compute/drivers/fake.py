@@ -130,9 +130,13 @@ class FakeComputeDriver:
 
     def _boot(self, inst: _Instance) -> None:
         inst.boots += 1
+        # a few lines like a guest's boot, so console-log tails have something to cut
         self._log(inst, f"fake boot {inst.boots} of {inst.hostname} ({inst.id})")
+        self._log(inst, f"Linux version 6.1.0-fake (nubo fake driver), {inst.root_gb} GiB root")
         if inst.rescued:
             self._log(inst, f"{inst.hostname} booted the rescue image")
+        self._log(inst, f"Mounting root filesystem from {Path(inst.image_path).name or 'disk'}")
+        self._log(inst, "Starting network: ok")
         self._log(inst, f"{inst.hostname} login:")
         inst.power = PowerState.RUNNING
         self._save(inst)
