@@ -1,14 +1,19 @@
-"""Compat layer of `make test`: Tempest's identity, image and network API tests on a fresh nubo.
+"""Compat layer of `make test`: Tempest's identity, image, network and compute API tests.
 
 Starts nubo (SQLite, temp data dir, free loopback port), sets up the pinned
-Tempest in build/tempest, runs `tempest.api.identity`, `tempest.api.image`
-and `tempest.api.network` in one Tempest run, stops nubo, and fails if any
-test in a service's pass list (tests/compat/<service>-pass-list.txt) did not
-pass. New passes are printed so the lists can grow; they may never shrink.
+Tempest in build/tempest, runs `tempest.api.identity`, `tempest.api.image`,
+`tempest.api.network` and `tempest.api.compute` in one Tempest run, stops
+nubo, and fails if any test in a service's pass list
+(tests/compat/<service>-pass-list.txt) did not pass. New passes are
+printed so the lists can grow; they may never shrink.
 The image tests run only when nubo's catalog lists the image service, the
 network tests only when it lists the network service; otherwise Tempest
 skips them. The network tests see the extensions nubo's /v2.0/extensions
-lists and use its external network named `public`.
+lists and use its external network named `public`. The compute tests run
+when the catalog lists compute, on the fake instance driver, booting two
+small public images (or nubo-tiny if that image is registered) on a shared
+network `tempest-shared` routed to `public`, which the harness makes in the
+cloud as the admin.
 
     .venv/bin/python tests/compat/run.py [--service network] [--regex REGEX] [--keep]
     .venv/bin/python tests/compat/run.py --service image --data-dir DIR
@@ -43,6 +48,7 @@ SERVICES = {
     "identity": "tempest.api.identity",
     "image": "tempest.api.image",
     "network": "tempest.api.network",
+    "compute": "tempest.api.compute",
 }
 
 # nubo runs with Keystone's security-compliance rules on (password history,
@@ -88,8 +94,8 @@ def run_tempest(data: Path, regex: str, results: Path) -> None:
         str(TEMPEST_DIR),
         "--auth-url",
         admin["auth_url"],
-        "--admin-password",
-        admin["password"],
+        # one argument: a generated password may start with "-"
+        f"--admin-password={admin['password']}",
         "--regex",
         regex,
         "--results",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run Tempest's API tests (identity, image, network) against a cloud and keep the results.
+"""Run Tempest's API tests (identity, image, network, compute) against a cloud; keep the results.
 
     python3 tests/compat/tempest.py setup --dir build/tempest
     python3 tests/compat/tempest.py run --dir build/tempest \\
@@ -14,7 +14,11 @@
 when the token's catalog lists the ``image`` service, image (Glance v2), and
 when it lists ``network``, network (Neutron v2.0: the extensions Tempest may
 use are the ones the cloud's ``/v2.0/extensions`` lists, and the public
-network is the external network named ``public``);
+network is the external network named ``public``), and when it lists
+``compute``, compute (Nova v2.1: microversions up to the cloud's newest,
+flavors 42/84, two public images -- nubo-tiny/nubo-debian if registered,
+else small raw ones it uploads -- and a shared network ``tempest-shared``
+routed to ``public``, which it makes if absent, all as the admin);
 runs the tests selected by --regex with at most 2 workers, and writes
 ``{"passed": [...], "failed": [...], "skipped": {test: reason}}`` to FILE.
 Test ids lose Tempest's ``[id-...,smoke]`` suffix so they stay stable; a
@@ -107,6 +111,14 @@ CONSTRAINTS = (
 
 MAX_CONCURRENCY = 2
 WORKSPACE = "workspace"
+# [compute-feature-enabled] scheduler_enabled_filters (see TEMPEST_CONF).
+SCHEDULER_FILTERS = (
+    "AvailabilityZoneFilter",
+    "ComputeFilter",
+    "AggregateInstanceExtraSpecsFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+)
 
 # tempest.conf for a cloud that offers identity and maybe image and network.
 # Each flag says why it has its value.  Identity flags: what a modern
@@ -120,7 +132,10 @@ WORKSPACE = "workspace"
 # build/notes/tempest-network.md).  [service_available] glance and neutron
 # are filled in from the cloud's catalog; [network] public_network_id and
 # [network-feature-enabled] api_extensions, floating_ips and port_security
-# from the cloud's network API.
+# from the cloud's network API.  Compute flags: from reading Tempest
+# 47.0.0's tempest/api/compute (see build/notes/tempest-compute.md);
+# [service_available] nova from the catalog, [compute] images, flavors,
+# fixed network and max_microversion from the cloud.
 TEMPEST_CONF = """\
 # Written by tests/compat/tempest.py; rewritten by every `run`.
 [DEFAULT]
@@ -144,7 +159,9 @@ admin_project_domain_name = {admin_domain}
 # Never make a network, subnet and router for each test project: the
 # network tests make their own (they call set_network_resources() with
 # nothing), and the identity and image tests need none.  true would add
-# three network resources to every identity and image test class.
+# three network resources to every identity and image test class.  The
+# compute tests boot on [compute] fixed_network_name instead, a shared
+# network every test project sees.
 create_isolated_networks = false
 
 [identity]
@@ -201,6 +218,10 @@ glance = true
 # reader role in the test project; test_list_agents_non_admin then wants
 # 200 with an empty list for that reader.
 neutron = true
+# nubo's compute policies are Nova's new defaults (reader, member, admin,
+# project scope).  true makes the compute classes do their GETs (servers,
+# volumes) as a user with only the reader role in the test project.
+nova = true
 
 [image]
 catalog_type = image
@@ -305,17 +326,116 @@ floating_ips = {floating_ips}
 port_security = {port_security}
 port_admin_state_change = true
 
+[compute]
+# Compute flags: from reading Tempest 47.0.0's tempest/api/compute (see
+# build/notes/tempest-compute.md).  The values in braces come from the
+# cloud at each run.
+catalog_type = compute
+endpoint_type = publicURL
+# Matters: every server Tempest boots uses these.  image_ref is the guest
+# image nubo builds (nubo-tiny) when the cloud has it, else a small public
+# raw image the harness uploads (tempest-compute-image); image_ref_alt is
+# a second, distinct image (rebuild and image-filter tests need two).
+image_ref = {image_ref}
+image_ref_alt = {image_ref_alt}
+# DevStack's Tempest flavors, which nubo also creates: m1.nano (42) and
+# m1.micro (84, bigger: resize goes 42 -> 84).  Else the two smallest.
+flavor_ref = {flavor_ref}
+flavor_ref_alt = {flavor_ref_alt}
+# Matters: the compute tests take the network each project boots on from
+# here (create_isolated_networks is false): a shared network the harness
+# makes (tempest-shared, 10.252.0.0/16, routed to public by
+# tempest-shared-router so floating IPs associate) so every test project
+# sees it.  Empty: servers boot without a network (2.37+: networks=none).
+fixed_network_name = {fixed_network_name}
+# Waiters poll every build_interval up to build_timeout (default 300 s per
+# wait).  The fake driver boots in about a second; a stuck server should
+# not cost five minutes.
+build_interval = 1
+build_timeout = 60
+# The microversions the cloud's version document offers.  min stays
+# unset, like DevStack: tests without a min_microversion send no version
+# header and get 2.1.
+max_microversion = {compute_max_microversion}
+# One host: the multinode tests (live/cold migration, same/different host)
+# skip.
+min_compute_nodes = 1
+# Nova's default shelved_offload_time = 0: a shelved server is offloaded at
+# once, and the shelve tests wait for SHELVED_OFFLOADED.
+shelved_offload_time = 0
+
+[compute-feature-enabled]
+# Each flag: true when nubo (with the fake driver) does it.
+# OS-DCF:diskConfig AUTO/MANUAL is kept and shown (ServerDiskConfigTestJSON).
+disk_config = true
+# No driver can set a guest's password (Nova answers 501).
+change_password = false
+console_output = true
+# Resize on one host (like Nova's allow_resize_to_same_host = true).
+resize = true
+pause = true
+suspend = true
+shelve = true
+shelve_migrate = false
+# One host: nothing to migrate to.
+cold_migration = false
+live_migration = false
+live_migrate_back_and_forth = false
+block_migration_for_live_migration = false
+volume_backed_live_migration = false
+# Only TaggedAttachmentsTest reads it, and that needs volumes.
+metadata_service = true
+# Remote consoles need a guest that draws one (QEMU); the fake driver has
+# none, and test_novnc speaks RFB through the websocket proxy.
+vnc_console = false
+spice_console = false
+serial_console = false
+rescue = true
+# Rescue with rescue_image_ref and hw_rescue_bus/device image properties
+# (2.87 API; ServerStableDeviceRescueTest).
+stable_rescue = true
+ide_bus = false
+# adminPass in the create/rebuild response.
+enable_instance_password = true
+interface_attach = true
+snapshot = true
+# Personality (injected files, before 2.57) is not kept.
+personality = false
+attach_encrypted_volume = false
+swap_volume = false
+volume_multiattach = false
+config_drive = true
+# Legacy quota sets (os-quota-sets, os-quota-class-sets), not Keystone
+# unified limits.
+unified_limits = false
+# The filters nubo's scheduler has (compute/scheduler.py); the server group
+# test reads ServerGroupAffinityFilter, the multinode tests (skipped: one
+# host) SameHostFilter and DifferentHostFilter, which nubo does not have.
+scheduler_enabled_filters = {scheduler_filters}
+hostname_fqdn_sanitization = false
+
+[validation]
+# API tests only: no SSH or ping into guests (the fake driver has none).
+run_validation = false
+
+[placement]
+catalog_type = placement
+endpoint_type = public
+
 [service_available]
 # Matters: nova, glance or swift = true fails test_catalog_standardization
-# unless their types are in the catalog.  nova stays false: with it the
-# image tests that boot servers (ImageDependencyTests, ImagesFormatTest)
-# and 6 port binding tests would run.  glance is true when the catalog
+# unless their types are in the catalog.  nova is true when the catalog
+# lists "compute": then 6 port binding tests of the network tests run too
+# (binding:host_id from a hypervisor), and so does the image test that
+# snapshots a server (ImageDependencyTests.test_nova_image_snapshot_dependency;
+# its volume twin and ImagesFormatTest still skip: no cinder, no image
+# manifest).  glance is true when the catalog
 # lists "image", neutron when it lists "network".  Matters: with neutron
 # = true the teardown of EVERY class (identity and image too) lists the
 # test project's security groups as admin (GET /v2.0/security-groups
 # ?project_id=P&name=default) and deletes each; only a 404 is ignored, so
 # any other error fails the class.
-nova = false
+nova = {nova}
 cinder = false
 glance = {glance}
 neutron = {neutron}
@@ -496,6 +616,20 @@ def api_get(url: str, token: str) -> Any:
         return json.load(resp)
 
 
+def api_send(method: str, url: str, token: str, body: Any = None, data: bytes | None = None) -> Any:
+    """One request with a JSON body (or raw bytes); the JSON answer or None."""
+    headers = {"X-Auth-Token": token, "Accept": "application/json"}
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    elif data is not None:
+        headers["Content-Type"] = "application/octet-stream"
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw.strip() else None
+
+
 def network_settings(url: str, token: str) -> dict[str, str]:
     """tempest.conf values read from the cloud's network API at ``url``.
 
@@ -541,26 +675,197 @@ NO_NETWORK = {
 }
 
 
+# The images and the network the harness makes for the compute tests when
+# the cloud has none of its own (public, so every test project can boot them).
+TEMPEST_IMAGE = "tempest-compute-image"
+TEMPEST_IMAGE_ALT = "tempest-compute-image-alt"
+# Guest images nubo builds (`nubo image build tiny|debian`), preferred when present.
+GUEST_IMAGES = ("nubo-tiny", "nubo-debian")
+TEMPEST_NETWORK = "tempest-shared"
+TEMPEST_NETWORK_CIDR = "10.252.0.0/16"
+# DevStack's Tempest flavors (m1.nano, m1.micro); nubo creates them too.
+FLAVORS = ("42", "84")
+
+
+def find_images(image_url: str, token: str, name: str) -> list[dict[str, Any]]:
+    query = urllib.parse.urlencode({"name": name, "status": "active"})
+    images: list[dict[str, Any]] = api_get(f"{image_url}/v2/images?{query}", token)["images"]
+    return images
+
+
+def ensure_image(image_url: str, token: str, name: str) -> str:
+    """The id of the active image called ``name``, uploading a small raw one
+    (1 MiB of zeros: enough for the fake driver) if there is none."""
+    found = find_images(image_url, token, name)
+    if found:
+        return str(found[0]["id"])
+    body = {
+        "name": name,
+        "disk_format": "raw",
+        "container_format": "bare",
+        "visibility": "public",
+    }
+    image = api_send("POST", f"{image_url}/v2/images", token, body=body)
+    api_send("PUT", f"{image_url}/v2/images/{image['id']}/file", token, data=bytes(1 << 20))
+    log(f"uploaded image {name} ({image['id']})")
+    return str(image["id"])
+
+
+def compute_images(image_url: str | None, token: str) -> tuple[str, str]:
+    """image_ref and image_ref_alt: two distinct active public images."""
+    if not image_url:
+        log("no image service: compute tests have no image")
+        return "", ""
+    try:
+        refs: list[str] = []
+        for name in GUEST_IMAGES:
+            refs += [str(i["id"]) for i in find_images(image_url, token, name)][:1]
+        refs = refs[:2]
+        if len(refs) < 2:
+            refs.append(ensure_image(image_url, token, TEMPEST_IMAGE))
+        if len(refs) < 2:
+            refs.append(ensure_image(image_url, token, TEMPEST_IMAGE_ALT))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"could not find or upload the compute test images ({exc})")
+        return "", ""
+    log(f"compute images: image_ref {refs[0]}, image_ref_alt {refs[1]}")
+    return refs[0], refs[1]
+
+
+def compute_flavors(url: str, token: str) -> tuple[str, str]:
+    """flavor_ref and flavor_ref_alt: 42 and 84 when the cloud has them, else the
+    two smallest public flavors (by RAM)."""
+    try:
+        flavors = api_get(f"{url}/flavors/detail", token)["flavors"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"could not list the flavors ({exc}); using {FLAVORS}")
+        return FLAVORS
+    ids = {str(f["id"]) for f in flavors}
+    if all(f in ids for f in FLAVORS):
+        return FLAVORS
+    small = [str(f["id"]) for f in sorted(flavors, key=lambda f: (f["ram"], f["vcpus"]))]
+    log(f"no flavors {FLAVORS}; using the smallest: {small[:2]}")
+    return (small + list(FLAVORS))[0], (small[1:] + list(FLAVORS))[0]
+
+
+def shared_network(network_url: str | None, token: str, public_network_id: str) -> str:
+    """The name of a shared network every test project can boot on, made if
+    the cloud has none by that name: one subnet, routed to the external
+    network ``public`` (when there is one) so floating IPs can reach it."""
+    if not network_url:
+        return ""
+    try:
+        query = urllib.parse.urlencode({"name": TEMPEST_NETWORK, "shared": "true"})
+        if not api_get(f"{network_url}/v2.0/networks?{query}", token)["networks"]:
+            net = api_send(
+                "POST",
+                f"{network_url}/v2.0/networks",
+                token,
+                body={"network": {"name": TEMPEST_NETWORK, "shared": True}},
+            )["network"]
+            subnet = {
+                "network_id": net["id"],
+                "name": f"{TEMPEST_NETWORK}-subnet",
+                "ip_version": 4,
+                "cidr": TEMPEST_NETWORK_CIDR,
+            }
+            subnet = api_send(
+                "POST", f"{network_url}/v2.0/subnets", token, body={"subnet": subnet}
+            )["subnet"]
+            log(f"made shared network {TEMPEST_NETWORK} ({TEMPEST_NETWORK_CIDR})")
+            if public_network_id:
+                router = {
+                    "name": f"{TEMPEST_NETWORK}-router",
+                    "external_gateway_info": {"network_id": public_network_id},
+                }
+                router = api_send(
+                    "POST", f"{network_url}/v2.0/routers", token, body={"router": router}
+                )["router"]
+                api_send(
+                    "PUT",
+                    f"{network_url}/v2.0/routers/{router['id']}/add_router_interface",
+                    token,
+                    body={"subnet_id": subnet["id"]},
+                )
+                log(f"routed {TEMPEST_NETWORK} to public ({router['name']})")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"could not find or make network {TEMPEST_NETWORK} ({exc}); servers get none")
+        return ""
+    return TEMPEST_NETWORK
+
+
+def max_microversion(url: str, token: str) -> str:
+    """The newest microversion in the compute version document (GET <v2.1>/)."""
+    try:
+        version = str(api_get(f"{url}/", token)["version"]["version"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"could not read the compute version document ({exc}); microversion tests skip")
+        return "2.1"
+    return version or "2.1"
+
+
+def compute_settings(
+    url: str, token: str, image_url: str | None, network_url: str | None, public_network_id: str
+) -> dict[str, str]:
+    """tempest.conf values read from (and, for images and a shared network,
+    made in) the cloud whose compute API is at ``url``."""
+    image_ref, image_ref_alt = compute_images(image_url, token)
+    flavor_ref, flavor_ref_alt = compute_flavors(url, token)
+    version = max_microversion(url, token)
+    network = shared_network(network_url, token, public_network_id)
+    log(f"compute: microversions up to {version}, flavors {flavor_ref}/{flavor_ref_alt}")
+    return {
+        "nova": "true",
+        "image_ref": image_ref,
+        "image_ref_alt": image_ref_alt,
+        "flavor_ref": flavor_ref,
+        "flavor_ref_alt": flavor_ref_alt,
+        "fixed_network_name": network,
+        "compute_max_microversion": version,
+    }
+
+
+# What tempest.conf says when the cloud has no compute service.
+NO_COMPUTE = {
+    "nova": "false",
+    "image_ref": "",
+    "image_ref_alt": "",
+    "flavor_ref": FLAVORS[0],
+    "flavor_ref_alt": FLAVORS[1],
+    "fixed_network_name": "",
+    "compute_max_microversion": "2.1",
+}
+
+
 def cloud_settings(ns: argparse.Namespace) -> dict[str, str]:
     """The tempest.conf values that depend on the cloud: which services its
-    catalog lists (image, network) and what its network API offers."""
+    catalog lists (image, network, compute), what its network API offers, and
+    the images, flavors and network the compute tests boot with."""
     try:
         token, catalog = admin_token(ns)
     except (OSError, ValueError, KeyError) as exc:
-        log(f"could not read the catalog ({exc}); image and network tests will be skipped")
-        return {"glance": "false", "neutron": "false", **NO_NETWORK}
+        log(f"could not read the catalog ({exc}); all but identity tests will be skipped")
+        return {"glance": "false", "neutron": "false", **NO_NETWORK, **NO_COMPUTE}
     types = {str(svc.get("type")) for svc in catalog}
-    image = "image" in types
+    image_url = public_url(catalog, "image")
     network_url = public_url(catalog, "network")
+    compute_url = public_url(catalog, "compute")
     log(
-        f"catalog: {', '.join(sorted(types))}; image tests {'on' if image else 'skipped'}; "
-        f"network tests {'on' if network_url else 'skipped'}"
+        f"catalog: {', '.join(sorted(types))}; image tests {'on' if image_url else 'skipped'}; "
+        f"network tests {'on' if network_url else 'skipped'}; "
+        f"compute tests {'on' if compute_url else 'skipped'}"
     )
     network = network_settings(network_url, token) if network_url else NO_NETWORK
+    compute = (
+        compute_settings(compute_url, token, image_url, network_url, network["public_network_id"])
+        if compute_url
+        else NO_COMPUTE
+    )
     return {
-        "glance": "true" if image else "false",
+        "glance": "true" if image_url else "false",
         "neutron": "true" if network_url else "false",
         **network,
+        **compute,
     }
 
 
@@ -594,6 +899,7 @@ def write_workspace(d: Path, ns: argparse.Namespace) -> Path:
         admin_password=ns.admin_password,
         admin_project=ns.admin_project,
         admin_domain=ns.admin_domain,
+        scheduler_filters=",".join(SCHEDULER_FILTERS),
         **cloud_settings(ns),
     )
     for item in ns.set:
@@ -789,8 +1095,35 @@ COLLECTIONS = {
     "metering-label-rules",
     "network-ip-availabilities",
     "quotas",
+    # compute (Nova v2.1) and placement
+    "servers",
+    "flavors",
+    "os-keypairs",
+    "os-server-groups",
+    "os-aggregates",
+    "os-hypervisors",
+    "os-services",
+    "os-quota-sets",
+    "os-quota-class-sets",
+    "os-simple-tenant-usage",
+    "os-instance-actions",
+    "os-interface",
+    "os-volume_attachments",
+    "os-security-groups",
+    "os-security-group-rules",
+    "os-floating-ips",
+    "os-networks",
+    "os-tenant-networks",
+    "os-extra_specs",
+    "os-migrations",
+    "migrations",
+    "metadata",
+    "os-availability-zone",
+    "resource_providers",
+    "allocations",
 }
-LITERALS = {"", "config", "inherited_to_projects"}
+# "detail" and "statistics": /servers/detail, /os-hypervisors/statistics ...
+LITERALS = {"", "config", "inherited_to_projects", "detail", "statistics"}
 REQUEST_LINE = re.compile(r"Request \((\w+):(\w+)\): (\d{3}) ([A-Z]+) (\S+)")
 
 
