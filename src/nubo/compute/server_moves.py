@@ -8,9 +8,6 @@ flavor is claimed for the server, so both are held until the user confirms
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +25,7 @@ from nubo.compute import (
     server_metadata,
     servers,
     states,
+    validation,
 )
 from nubo.compute import models as m
 from nubo.compute.access import Caller
@@ -229,25 +227,6 @@ def _check_rebuild_keys(req: Mapping[str, Any], version: Version) -> None:
             )
 
 
-def _text(req: Mapping[str, Any], key: str, maximum: int = 255) -> str | None:
-    value = req.get(key)
-    if value is not None and (not isinstance(value, str) or len(value) > maximum):
-        raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value!r}.")
-    return value
-
-
-def _user_data(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 65535:
-        raise BadRequest("Invalid input for field/attribute user_data.")
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("User data needs to be valid base 64.") from None
-    return value
-
-
 def rebuild(
     svc: ComputeService, caller: Caller, server_id: str, req: Any, version: Version
 ) -> tuple[m.Server, str]:
@@ -260,30 +239,21 @@ def rebuild(
         raise BadRequest(
             "Invalid input for field/attribute rebuild. 'imageRef' is a required property"
         )
-    name = servers.check_name(_text(req, "name")) if "name" in req else None
+    name = validation.check_name(req["name"], "name") if "name" in req else None
     metadata = server_metadata.check_metadata(req["metadata"]) if "metadata" in req else None
-    admin_pass = _text(req, "adminPass") or secrets.token_urlsafe(9)
+    admin_pass = servers.string_field(req, "adminPass") or secrets.token_urlsafe(9)
     if not isinstance(req.get("preserve_ephemeral", False), bool):
         raise BadRequest("Invalid input for field/attribute preserve_ephemeral.")
     if req.get("trusted_image_certificates") is not None:
         raise BadRequest("Image certificate validation is not supported by this cloud.")
-    access: dict[str, str] = {}
-    for field, family in (("accessIPv4", 4), ("accessIPv6", 6)):
-        if field in req:
-            value = req[field] or ""
-            if value:
-                try:
-                    if ipaddress.ip_address(value).version != family:
-                        raise ValueError
-                except ValueError:
-                    raise BadRequest(
-                        f"Invalid input for field/attribute {field}. Value: {value}. "
-                        f"'{value}' is not a 'ipv{family}'"
-                    ) from None
-            access[field] = value
+    access = {
+        field: servers.access_ip(req, field) or ""
+        for field in ("accessIPv4", "accessIPv6")
+        if field in req
+    }
     hostname = None
     if "hostname" in req:
-        hostname = _text(req, "hostname") or ""
+        hostname = servers.string_field(req, "hostname") or ""
         if not servers.HOSTNAME.match(hostname.lower()):
             raise BadRequest(f"Invalid input for field/attribute hostname. Value: {hostname}.")
     with svc.db.session() as s:
@@ -299,7 +269,7 @@ def rebuild(
         if name is not None:
             server.name = name
         if "description" in req:
-            server.description = _text(req, "description")
+            server.description = servers.string_field(req, "description")
         if "key_name" in req:
             if req["key_name"] is None:
                 server.key_name = None
@@ -309,13 +279,13 @@ def rebuild(
                 server.key_name = key.name
                 server.key_data = key.public_key
         if "user_data" in req:
-            server.user_data = _user_data(req["user_data"])
+            server.user_data = servers.check_user_data(req["user_data"])
         if hostname is not None:
             server.hostname = hostname
         if "accessIPv4" in access:
-            server.access_ip_v4 = servers.canonical_ip(access["accessIPv4"])
+            server.access_ip_v4 = access["accessIPv4"]
         if "accessIPv6" in access:
-            server.access_ip_v6 = servers.canonical_ip(access["accessIPv6"])
+            server.access_ip_v6 = access["accessIPv6"]
         if "OS-DCF:diskConfig" in req:
             server.disk_config = servers.check_disk_config(req["OS-DCF:diskConfig"])
         server.image_id = image.id

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from nubo.api.microversions import Version
-from nubo.compute import actions, quotas, states
+from nubo.compute import actions, quotas, states, validation
 from nubo.compute import models as m
 from nubo.compute.access import Caller
 from nubo.compute.service import ComputeService
@@ -82,7 +82,7 @@ def flavor_snapshot(flavor: m.Flavor) -> dict[str, Any]:
 # -- create ----------------------------------------------------------------------------
 
 
-def _string(
+def string_field(
     body: Mapping[str, Any], key: str, *, required: bool = False, maximum: int = 255
 ) -> str | None:
     value = body.get(key)
@@ -103,21 +103,7 @@ def _string(
     return value
 
 
-def check_name(name: str | None, field: str = "name") -> str:
-    if name is None or not name.strip():
-        raise BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {name!r}. "
-            "Name must not be empty or only white space."
-        )
-    if name != name.strip():
-        raise BadRequest(
-            f"Invalid input for field/attribute {field}. Value: {name!r}. "
-            "Leading and trailing white space is not allowed."
-        )
-    return name
-
-
-def _user_data(value: Any) -> str | None:
+def check_user_data(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -132,18 +118,6 @@ def _user_data(value: Any) -> str | None:
         base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest("User data needs to be valid base 64.") from None
-    return value
-
-
-def _count(body: Mapping[str, Any], key: str, default: int) -> int:
-    value = body.get(key, default)
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequest(
-            f"Invalid input for field/attribute {key}. Value: {value!r}. "
-            "must be an integer of at least 1"
-        )
     return value
 
 
@@ -329,27 +303,29 @@ def create_servers(
     if not isinstance(hints, dict):
         raise BadRequest("Invalid input for field/attribute os:scheduler_hints.")
     caller.check("servers:create")
-    name = check_name(_string(req, "name", required=True))
+    if "name" not in req:
+        raise BadRequest("Invalid input for field/attribute server. 'name' is a required property")
+    name = validation.check_name(req["name"], "name")
     description = None
     if "description" in req:
         if version < V("2.19"):
             raise BadRequest("Additional properties are not allowed ('description' was unexpected)")
-        description = _string(req, "description", maximum=255)
+        description = validation.check_description(req["description"], "description", 255)
     hostname = None
     if "hostname" in req:
         if version < V("2.90"):
             raise BadRequest("Additional properties are not allowed ('hostname' was unexpected)")
-        hostname = _string(req, "hostname", maximum=63 if version < V("2.94") else 255) or ""
+        hostname = string_field(req, "hostname", maximum=63 if version < V("2.94") else 255) or ""
         if not HOSTNAME.match(hostname.lower()):
             raise BadRequest(f"Invalid input for field/attribute hostname. Value: {hostname}.")
-    min_count = _count(req, "min_count", 1)
-    max_count = _count(req, "max_count", min_count)
+    min_count = validation.to_int(req.get("min_count", 1), "min_count", minimum=1)
+    max_count = validation.to_int(req.get("max_count", min_count), "max_count", minimum=1)
     if min_count > max_count:
         raise BadRequest("min_count must be <= max_count")
     if hostname and max_count > 1 and version < V("2.94"):
         raise BadRequest("Cannot set hostname when booting more than one server.")
     metadata = server_metadata.check_metadata(req.get("metadata", {}))
-    user_data = _user_data(req.get("user_data"))
+    user_data = check_user_data(req.get("user_data"))
     tags: list[str] = []
     if "tags" in req:
         if version < V("2.52"):
@@ -372,24 +348,13 @@ def create_servers(
                 "Block device mappings with volumes are not supported: this "
                 "cloud has no volume service yet; boot from an image."
             )
-    zone = _string(req, "availability_zone")
+    zone = string_field(req, "availability_zone")
     forced_host = None
     if zone and ":" in zone:
         zone, _, forced_host = zone.partition(":")
         caller.check("servers:create:forced_host")
-    access_v4 = req.get("accessIPv4") or ""
-    access_v6 = req.get("accessIPv6") or ""
-    for field, value, family in (("accessIPv4", access_v4, 4), ("accessIPv6", access_v6, 6)):
-        if value:
-            try:
-                if ipaddress.ip_address(value).version != family:
-                    raise ValueError
-            except ValueError:
-                raise BadRequest(
-                    f"Invalid input for field/attribute {field}. Value: {value}. "
-                    f"'{value}' is not a 'ipv{family}'"
-                ) from None
-    access_v4, access_v6 = canonical_ip(access_v4), canonical_ip(access_v6)
+    access_v4 = access_ip(req, "accessIPv4") or ""
+    access_v6 = access_ip(req, "accessIPv6") or ""
     disk_config = check_disk_config(req.get("OS-DCF:diskConfig", "MANUAL"))
     admin_pass = req.get("adminPass") or secrets.token_urlsafe(9)
 
@@ -515,9 +480,23 @@ def create_servers(
 # -- update, delete --------------------------------------------------------------------
 
 
-def canonical_ip(value: str) -> str:
-    """An address as Nova stores it (``::babe:dc0c:1602``, not the long form)."""
-    return str(ipaddress.ip_address(value)) if value else ""
+def access_ip(body: Mapping[str, Any], field: str) -> str | None:
+    """``accessIPv4``/``accessIPv6`` checked for its family and written as Nova stores
+    it (``::babe:dc0c:1602``, not the long form); None when absent or empty."""
+    value = body.get(field)
+    if not value:
+        return None
+    family = 6 if field.endswith("6") else 4
+    try:
+        canonical = ipaddress.ip_address(value)
+        if canonical.version != family:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise BadRequest(
+            f"Invalid input for field/attribute {field}. Value: {value}. "
+            f"'{value}' is not a 'ipv{family}'"
+        ) from None
+    return str(canonical)
 
 
 def check_disk_config(value: Any) -> str:
@@ -557,25 +536,20 @@ def update_server(
         server = find(s, caller, server_id)
         caller.check("servers:update", {"project_id": server.project_id})
         if "name" in req:
-            server.name = check_name(_string(req, "name", required=True))
+            server.name = validation.check_name(req["name"], "name")
         if "description" in req:
-            server.description = _string(req, "description")
+            server.description = validation.check_description(
+                req["description"], "description", 255
+            )
         if "hostname" in req:
-            value = _string(req, "hostname", maximum=63) or ""
+            value = string_field(req, "hostname", maximum=63) or ""
             if not HOSTNAME.match(value.lower()):
                 raise BadRequest(f"Invalid input for field/attribute hostname. Value: {value}.")
             server.hostname = value
-        for field, attr in (("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
-            if field in req:
-                value = req[field] or ""
-                if value:
-                    try:
-                        ipaddress.ip_address(value)
-                    except ValueError:
-                        raise BadRequest(
-                            f"Invalid input for field/attribute {field}. Value: {value}."
-                        ) from None
-                setattr(server, attr, canonical_ip(value))
+        if "accessIPv4" in req:
+            server.access_ip_v4 = access_ip(req, "accessIPv4") or ""
+        if "accessIPv6" in req:
+            server.access_ip_v6 = access_ip(req, "accessIPv6") or ""
         if "OS-DCF:diskConfig" in req:
             server.disk_config = check_disk_config(req["OS-DCF:diskConfig"])
         server.updated_at = utcnow()
