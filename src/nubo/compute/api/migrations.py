@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
-
 from nubo.api.routing import ApiRequest, Reply
-from nubo.api.validation import parse_timestamp
-from nubo.compute import hosts
+from nubo.compute import hosts, migrations
 from nubo.compute import models as m
 from nubo.compute.api.common import caller, compute, limit_marker, link, next_links, router
 from nubo.compute.api.services import strict_query
-from nubo.db.base import UTCDateTime
-from nubo.errors import BadRequest
 
 LIVE_IN_PROGRESS = frozenset({"queued", "preparing", "running", "post-migrating"})
 _FILTERS_V21 = ("hidden", "host", "instance_uuid", "source_compute", "status", "migration_type")
@@ -68,60 +62,6 @@ def _allowed(req: ApiRequest) -> tuple[str, ...]:
     return tuple(allowed)
 
 
-def _query(req: ApiRequest, s: Session, limit: int | None, marker: str | None) -> list[m.Migration]:
-    query = req.query
-    stmt = select(m.Migration)
-    statuses = req.query_all("status")
-    if statuses:
-        stmt = stmt.where(m.Migration.status.in_(statuses))
-    if "host" in query:
-        host = query["host"]
-        stmt = stmt.where(or_(m.Migration.source_compute == host, m.Migration.dest_compute == host))
-    for key, column in (
-        ("source_compute", m.Migration.source_compute),
-        ("instance_uuid", m.Migration.server_id),
-        ("migration_type", m.Migration.migration_type),
-    ):
-        if key in query:
-            stmt = stmt.where(column == query[key])
-    if req.at_least("2.80"):
-        for key, column in (
-            ("user_id", m.Migration.user_id),
-            ("project_id", m.Migration.project_id),
-        ):
-            if key in query:
-                stmt = stmt.where(column == query[key])
-    changed = func.coalesce(m.Migration.updated_at, m.Migration.created_at, type_=UTCDateTime)
-    if req.at_least("2.59"):
-        since = before = None
-        if "changes-since" in query:
-            since = parse_timestamp(query["changes-since"], "changes-since")
-            stmt = stmt.where(changed >= since)
-        if req.at_least("2.66") and "changes-before" in query:
-            before = parse_timestamp(query["changes-before"], "changes-before")
-            if since is not None and before < since:
-                raise BadRequest(
-                    "The value of changes-since must be less than or equal to changes-before."
-                )
-            stmt = stmt.where(changed <= before)
-        if marker is not None:
-            anchor = s.scalar(select(m.Migration).where(m.Migration.uuid == marker))
-            if anchor is None:
-                raise BadRequest(f"Marker {marker} could not be found.")
-            stmt = stmt.where(
-                or_(
-                    m.Migration.created_at < anchor.created_at,
-                    and_(m.Migration.created_at == anchor.created_at, m.Migration.id < anchor.id),
-                )
-            )
-        stmt = stmt.order_by(m.Migration.created_at.desc(), m.Migration.id.desc())
-        if limit is not None:
-            stmt = stmt.limit(limit)
-    else:
-        stmt = stmt.order_by(m.Migration.id)
-    return list(s.scalars(stmt))
-
-
 @router.route("GET", "/v2.1/os-migrations")
 def list_migrations(req: ApiRequest) -> Reply:
     who = caller(req)
@@ -139,8 +79,10 @@ def list_migrations(req: ApiRequest) -> Reply:
         host_ips: dict[str, str] = {}
     else:
         with compute(req).db.reader() as s:
-            rows = _query(req, s, limit, marker)
-            host_ips = {n.host: n.host_ip for n in s.scalars(select(m.ComputeNode))}
+            rows = migrations.list_migrations(
+                s, req.query, req.query_all("status"), req.version, limit, marker
+            )
+            host_ips = migrations.host_ips(s)
     items = [view(req, r, host_ips) for r in rows]
     body: dict[str, Any] = {"migrations": items}
     if paging:
