@@ -19,11 +19,10 @@ APT_PACKAGES      := python3 python3-venv python3-dev gcc iproute2 nftables dnsm
 	syslinux syslinux-common debootstrap util-linux
 TEST_APT_PACKAGES := postgresql openssh-client busybox-static
 
-.PHONY: run test lint typecheck bench system-deps test-deps apt-install venv unit functional \
+.PHONY: run test lint typecheck bench system-deps test-deps apt-install venv novnc unit functional \
 	system compat clean
 
-run: system-deps venv
-	$(BIN)/python tools/fetch_novnc.py
+run: system-deps venv novnc
 	$(BIN)/nubo image build tiny --data-dir $(DATA)
 	$(BIN)/nubo up --data-dir $(DATA) --bind $(BIND)
 
@@ -44,6 +43,10 @@ apt-install:
 	fi
 
 venv: system-deps $(STAMP)
+
+# the browser side of remote consoles (npm's @novnc/novnc, integrity-checked)
+novnc: venv
+	$(BIN)/python tools/fetch_novnc.py
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,7 +74,7 @@ system: test-deps venv
 compat: test-deps venv
 	$(BIN)/python tests/compat/run.py
 
-test: test-deps venv lint typecheck
+test: test-deps venv novnc lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional
 	$(BIN)/pytest -q -p no:cacheprovider -rs tests/system
 	$(BIN)/python tests/compat/run.py
