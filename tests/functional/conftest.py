@@ -425,3 +425,19 @@ class Cli:
 @pytest.fixture(scope="session")
 def run_cli(cloud: NuboCloud) -> Cli:
     return Cli(cloud)
+
+
+@pytest.fixture(scope="session")
+def server_image(cloud: NuboCloud) -> Iterator[str]:
+    """A small public raw image for servers (the fake compute driver only copies it)."""
+    conn = connect(cloud, "nubo")
+    image = conn.image.create_image(
+        name="compute-test-image",
+        disk_format="raw",
+        container_format="bare",
+        visibility="public",
+        data=b"\0" * 65536,
+    )
+    yield image.id
+    conn.image.delete_image(image.id, ignore_missing=True)
+    conn.close()

@@ -81,23 +81,6 @@ def other_project(admin_conn: connection.Connection, unique: Callable[[str], str
 
 
 @pytest.fixture(scope="module")
-def public_image(cloud: Any) -> Iterator[str]:
-    from .conftest import connect
-
-    conn = connect(cloud, "nubo")
-    image = conn.image.create_image(
-        name="proxies-test-image",
-        disk_format="raw",
-        container_format="bare",
-        visibility="public",
-        data=b"\0" * 65536,
-    )
-    yield image.id
-    conn.image.delete_image(image.id, ignore_missing=True)
-    conn.close()
-
-
-@pytest.fixture(scope="module")
 def private_net(demo_conn: connection.Connection) -> str:
     network = demo_conn.network.find_network("private")
     assert network is not None, "nubo up makes the demo project's private network"
@@ -108,7 +91,7 @@ def private_net(demo_conn: connection.Connection) -> str:
 def boot(
     demo_conn: connection.Connection,
     http: Any,
-    public_image: str,
+    server_image: str,
     private_net: str,
     unique: Callable[[str], str],
 ) -> Iterator[Callable[..., dict[str, Any]]]:
@@ -118,7 +101,7 @@ def boot(
     def create(**attrs: Any) -> dict[str, Any]:
         attrs.setdefault("name", unique("proxy"))
         attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", public_image)
+        attrs.setdefault("image_id", server_image)
         attrs.setdefault("networks", [{"uuid": private_net}])
         server = demo_conn.compute.create_server(**attrs)
         made.append(server.id)
@@ -138,7 +121,7 @@ def test_images_proxy_lists_shows_and_filters(
     http: Any,
     admin_conn: connection.Connection,
     demo_conn: connection.Connection,
-    public_image: str,
+    server_image: str,
     unique: Callable[[str], str],
 ) -> None:
     token = http.demo_token
@@ -157,7 +140,7 @@ def test_images_proxy_lists_shows_and_filters(
         assert set(brief) == {"id", "name", "links"}
         assert [link["rel"] for link in brief["links"]] == ["self", "bookmark", "alternate"]
         assert brief["links"][0]["href"].endswith(f"/compute/v2.1/images/{own.id}")
-        assert any(i["id"] == public_image for i in listed)
+        assert any(i["id"] == server_image for i in listed)
 
         shown = expect(http.get(f"{C}/images/{own.id}", token=token), 200)["image"]
         assert shown["status"] == "ACTIVE" and shown["progress"] == 100
@@ -206,7 +189,7 @@ def test_images_proxy_lists_shows_and_filters(
         try:
             expect(http.get(f"{C}/images/{own.id}", token=alt.auth_token), 404, "itemNotFound")
             expect(http.delete(f"{C}/images/{own.id}", token=alt.auth_token), 404)
-            expect(http.delete(f"{C}/images/{public_image}", token=alt.auth_token), 403)
+            expect(http.delete(f"{C}/images/{server_image}", token=alt.auth_token), 403)
         finally:
             alt.close()
 
@@ -217,7 +200,7 @@ def test_images_proxy_lists_shows_and_filters(
 
 
 def test_image_metadata_proxy(
-    http: Any, demo_conn: connection.Connection, public_image: str, unique: Callable[[str], str]
+    http: Any, demo_conn: connection.Connection, server_image: str, unique: Callable[[str], str]
 ) -> None:
     token = http.demo_token
     image = demo_conn.image.create_image(
@@ -262,7 +245,7 @@ def test_image_metadata_proxy(
         expect(http.post(f"{C}/images/{uuid.uuid4()}/metadata", token=token, json=body), 404)
         # another project's (public) image: visible, not writable
         r = http.post(
-            f"{C}/images/{public_image}/metadata", token=token, json={"metadata": {"a": "b"}}
+            f"{C}/images/{server_image}/metadata", token=token, json={"metadata": {"a": "b"}}
         )
         expect(r, 403, "forbidden")
         # gone from 2.39 (the images themselves from 2.36)

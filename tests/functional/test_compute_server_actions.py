@@ -57,29 +57,11 @@ def expect_conflict(response: Any, text: str) -> None:
     assert text in fault["message"], fault["message"]
 
 
-@pytest.fixture(scope="module")
-def image_id(cloud: Any) -> Iterator[str]:
-    """A small public raw image (the fake driver copies it as the snapshot)."""
-    from .conftest import connect
-
-    conn = connect(cloud, "nubo")
-    image = conn.image.create_image(
-        name="actions-test-image",
-        disk_format="raw",
-        container_format="bare",
-        visibility="public",
-        data=b"\0" * 65536,
-    )
-    yield image.id
-    conn.image.delete_image(image.id, ignore_missing=True)
-    conn.close()
-
-
 @pytest.fixture
 def boot(
     demo_conn: connection.Connection,
     http: Any,
-    image_id: str,
+    server_image: str,
     unique: Callable[[str], str],
 ) -> Iterator[Callable[..., dict[str, Any]]]:
     """Boot a server of the demo project and wait for ACTIVE; deleted afterwards."""
@@ -88,7 +70,7 @@ def boot(
     def create(**attrs: Any) -> dict[str, Any]:
         attrs.setdefault("name", unique("act"))
         attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", image_id)
+        attrs.setdefault("image_id", server_image)
         attrs.setdefault("networks", "none")
         server = demo_conn.compute.create_server(**attrs)
         made.append(server.id)
@@ -386,14 +368,14 @@ def test_resize_of_a_stopped_server_stays_stopped(boot, demo_conn, http) -> None
 # -- rebuild -----------------------------------------------------------------------------
 
 
-def test_rebuild_changes_name_and_metadata(boot, demo_conn, http, image_id) -> None:
+def test_rebuild_changes_name_and_metadata(boot, demo_conn, http, server_image) -> None:
     server = boot(metadata={"old": "1"})
     token, sid = demo_conn.auth_token, server["id"]
     r = act(
         http,
         token,
         sid,
-        {"rebuild": {"imageRef": image_id, "name": "rebuilt", "metadata": {"new": "2"}}},
+        {"rebuild": {"imageRef": server_image, "name": "rebuilt", "metadata": {"new": "2"}}},
     )
     assert r.status_code == 202, r.text
     body = r.json()["server"]
@@ -403,7 +385,7 @@ def test_rebuild_changes_name_and_metadata(boot, demo_conn, http, image_id) -> N
     assert "OS-EXT-STS:vm_state" in body  # 2.75: the whole server
     done = wait_for(http, token, sid, "ACTIVE")
     assert done["name"] == "rebuilt"
-    old = act(http, token, sid, {"rebuild": {"imageRef": image_id}}, version="2.1")
+    old = act(http, token, sid, {"rebuild": {"imageRef": server_image}}, version="2.1")
     assert old.status_code == 202, old.text
     assert "OS-EXT-STS:vm_state" not in old.json()["server"]
     wait_for(http, token, sid, "ACTIVE")

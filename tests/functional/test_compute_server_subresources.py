@@ -17,28 +17,11 @@ from .test_compute_server_actions import other_project, server_body, v, wait_for
 SERVERS = "/compute/v2.1/servers"
 
 
-@pytest.fixture(scope="module")
-def image_id(cloud: Any) -> Iterator[str]:
-    from .conftest import connect
-
-    conn = connect(cloud, "nubo")
-    image = conn.image.create_image(
-        name="subresources-test-image",
-        disk_format="raw",
-        container_format="bare",
-        visibility="public",
-        data=b"\0" * 4096,
-    )
-    yield image.id
-    conn.image.delete_image(image.id, ignore_missing=True)
-    conn.close()
-
-
 @pytest.fixture
 def boot(
     demo_conn: connection.Connection,
     http: Any,
-    image_id: str,
+    server_image: str,
     unique: Callable[[str], str],
 ) -> Iterator[Callable[..., dict[str, Any]]]:
     made: list[str] = []
@@ -46,7 +29,7 @@ def boot(
     def create(**attrs: Any) -> dict[str, Any]:
         attrs.setdefault("name", unique("sub"))
         attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", image_id)
+        attrs.setdefault("image_id", server_image)
         attrs.setdefault("networks", "none")
         server = demo_conn.compute.create_server(**attrs)
         made.append(server.id)
@@ -320,9 +303,9 @@ def test_instance_actions_paging(boot, demo_conn, http) -> None:
     assert "updated_at" not in old
 
 
-def test_deleted_servers_actions_stay_readable(demo_conn, http, image_id, unique) -> None:
+def test_deleted_servers_actions_stay_readable(demo_conn, http, server_image, unique) -> None:
     server = demo_conn.compute.create_server(
-        name=unique("gone"), flavor_id="42", image_id=image_id, networks="none"
+        name=unique("gone"), flavor_id="42", image_id=server_image, networks="none"
     )
     wait_for(http, demo_conn.auth_token, server.id, "ACTIVE")
     demo_conn.compute.delete_server(server.id)

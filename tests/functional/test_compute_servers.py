@@ -42,34 +42,16 @@ def wait_gone(conn: connection.Connection, server_id: str, timeout: float = 60) 
     raise AssertionError(f"server {server_id} was not deleted within {timeout}s")
 
 
-@pytest.fixture(scope="module")
-def image_id(cloud: Any) -> Iterator[str]:
-    """A small public raw image (the fake driver never reads it)."""
-    from .conftest import connect
-
-    conn = connect(cloud, "nubo")
-    image = conn.image.create_image(
-        name="compute-test-image",
-        disk_format="raw",
-        container_format="bare",
-        visibility="public",
-        data=b"\0" * 65536,
-    )
-    yield image.id
-    conn.image.delete_image(image.id, ignore_missing=True)
-    conn.close()
-
-
 @pytest.fixture
 def boot(
-    demo_conn: connection.Connection, image_id: str, unique: Callable[[str], str]
+    demo_conn: connection.Connection, server_image: str, unique: Callable[[str], str]
 ) -> Iterator[Callable[..., Any]]:
     made: list[str] = []
 
     def create(**attrs: Any) -> Any:
         attrs.setdefault("name", unique("vm"))
         attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", image_id)
+        attrs.setdefault("image_id", server_image)
         server = demo_conn.compute.create_server(**attrs)
         made.append(server.id)
         return server
@@ -253,11 +235,13 @@ def _other_project_conn(admin_conn: connection.Connection, unique: Callable[[str
     )
 
 
-def test_no_valid_host_goes_to_error_with_a_fault(admin_conn, demo_conn, image_id, unique) -> None:
+def test_no_valid_host_goes_to_error_with_a_fault(
+    admin_conn, demo_conn, server_image, unique
+) -> None:
     flavor = admin_conn.compute.create_flavor(name=unique("huge"), ram=128, vcpus=1, disk=1_000_000)
     try:
         server = admin_conn.compute.create_server(
-            name=unique("big"), flavor_id=flavor.id, image_id=image_id, networks="none"
+            name=unique("big"), flavor_id=flavor.id, image_id=server_image, networks="none"
         )
         failed = wait_status(admin_conn, server.id, "ERROR")
         assert "No valid host was found" in failed.fault["message"]
@@ -293,8 +277,8 @@ def test_no_valid_host_goes_to_error_with_a_fault(admin_conn, demo_conn, image_i
         ),
     ],
 )
-def test_bad_create_requests(http, demo_conn, image_id, server, status, key, text) -> None:
-    body = {k: (image_id if v == "IMAGE" else v) for k, v in server.items()}
+def test_bad_create_requests(http, demo_conn, server_image, server, status, key, text) -> None:
+    body = {k: (server_image if v == "IMAGE" else v) for k, v in server.items()}
     r = http.post(SERVERS, token=demo_conn.auth_token, json={"server": body})
     assert r.status_code == status, r.text
     fault = r.json()[key]
@@ -302,12 +286,12 @@ def test_bad_create_requests(http, demo_conn, image_id, server, status, key, tex
     assert text.lower() in fault["message"].lower()
 
 
-def test_networks_required_from_2_37(http, demo_conn, image_id) -> None:
+def test_networks_required_from_2_37(http, demo_conn, server_image) -> None:
     r = http.post(
         SERVERS,
         token=demo_conn.auth_token,
         headers={"OpenStack-API-Version": "compute 2.37"},
-        json={"server": {"name": "x", "flavorRef": "42", "imageRef": image_id}},
+        json={"server": {"name": "x", "flavorRef": "42", "imageRef": server_image}},
     )
     assert r.status_code == 400
     assert "networks" in r.json()["badRequest"]["message"]
@@ -323,7 +307,7 @@ def test_unknown_server_and_microversion_errors(http, demo_conn) -> None:
     assert r.status_code == 406
 
 
-def test_instances_quota_gives_403(admin_conn, demo_conn, http, image_id, unique) -> None:
+def test_instances_quota_gives_403(admin_conn, demo_conn, http, server_image, unique) -> None:
     project = demo_conn.current_project_id
     admin_conn.compute.update_quota_set(project, instances=0)
     try:
@@ -334,7 +318,7 @@ def test_instances_quota_gives_403(admin_conn, demo_conn, http, image_id, unique
                 "server": {
                     "name": unique("q"),
                     "flavorRef": "42",
-                    "imageRef": image_id,
+                    "imageRef": server_image,
                     "networks": "none",
                 }
             },
@@ -346,7 +330,7 @@ def test_instances_quota_gives_403(admin_conn, demo_conn, http, image_id, unique
         admin_conn.compute.revert_quota_set(project)
 
 
-def test_cli_server_create_wait_list_delete(run_cli, image_id, unique) -> None:
+def test_cli_server_create_wait_list_delete(run_cli, server_image, unique) -> None:
     name = unique("cli")
     created = run_cli(
         "server",
@@ -354,7 +338,7 @@ def test_cli_server_create_wait_list_delete(run_cli, image_id, unique) -> None:
         "--flavor",
         "m1.nano",
         "--image",
-        image_id,
+        server_image,
         "--network",
         "private",
         "--wait",

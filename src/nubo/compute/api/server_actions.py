@@ -192,22 +192,24 @@ def migrate_live(req: ApiRequest, server_id: str, args: Any) -> Reply:
 # -- security groups -------------------------------------------------------------------------
 
 
-@action("addSecurityGroup")
-def add_security_group(req: ApiRequest, server_id: str, args: Any) -> Reply:
-    body = _fields("addSecurityGroup", args, ("name",), ("name",))
+def _group_name(action_name: str, args: Any) -> str:
+    body = _fields(action_name, args, ("name",), ("name",))
     name = _string("name", body["name"]).strip()
     if not name:
         raise BadRequest("Security group name cannot be empty")
+    return name
+
+
+@action("addSecurityGroup")
+def add_security_group(req: ApiRequest, server_id: str, args: Any) -> Reply:
+    name = _group_name("addSecurityGroup", args)
     server_actions.add_security_group(compute(req), caller(req), server_id, name)
     return _accepted()
 
 
 @action("removeSecurityGroup")
 def remove_security_group(req: ApiRequest, server_id: str, args: Any) -> Reply:
-    body = _fields("removeSecurityGroup", args, ("name",), ("name",))
-    name = _string("name", body["name"]).strip()
-    if not name:
-        raise BadRequest("Security group name cannot be empty")
+    name = _group_name("removeSecurityGroup", args)
     server_actions.remove_security_group(compute(req), caller(req), server_id, name)
     return _accepted()
 
