@@ -309,7 +309,7 @@ def test_deleted_servers_actions_stay_readable(demo_conn, http, server_image, un
     )
     wait_for(http, demo_conn.auth_token, server.id, "ACTIVE")
     demo_conn.compute.delete_server(server.id)
-    demo_conn.compute.wait_for_delete(demo_conn.compute.get_server(server.id), wait=60)
+    demo_conn.compute.wait_for_delete(server, wait=60)
     url = f"{SERVERS}/{server.id}/os-instance-actions"
     listed = http.get(url, token=demo_conn.auth_token, headers=v("2.21")).json()
     assert [a["action"] for a in listed["instanceActions"]] == ["delete", "create"]
