@@ -437,10 +437,7 @@ def absolute_limits(
     caller.check("limits")
     project_id = caller.project_id
     if tenant_id is not None and tenant_id != caller.project_id:
-        if not caller.is_admin:
-            raise Forbidden(
-                "Policy doesn't allow os_compute_api:limits:other_project to be performed."
-            )
+        caller.check("limits:other_project", {"project_id": tenant_id})
         project_id = tenant_id
     skip = set(hidden)
     with svc.db.reader() as s:
