@@ -369,14 +369,22 @@ def test_qemu_rescue_and_resize(
     wait_console(driver, instance_id, BOOT_FINISHED_MARKER, count=2)
     lab.ssh_banner(IP1, timeout=120)
     # vda is the rescue disk (the image's size), vdb the instance's root disk (root_gb).
-    # Which of the two same-labelled root filesystems the guest mounts is its own
-    # choice (busybox findfs), as with any rescue image sharing the root's label.
+    # Both carry the root label; the guest mounts the rescue disk's and can reach the
+    # instance's files on vdb.
     sizes = lab.ssh(IP1, ssh_key, "root", "cat /sys/block/vda/size /sys/block/vdb/size").split()
     image_size = json.loads(run(["qemu-img", "info", "--output=json", str(tiny_image)]))[
         "virtual-size"
     ]
     assert sizes == [str(image_size // 512), str(2 * 1024**3 // 512)], sizes
-    print(marker_lines(console_text(driver, instance_id), INITRAMFS_PREFIX)[-1])
+    assert "root LABEL=nubo-root is /dev/vda2" in marker_lines(
+        console_text(driver, instance_id), INITRAMFS_PREFIX
+    )[-1]
+    assert lab.ssh(IP1, ssh_key, "root", "test -e /root/mark || echo absent").strip() == "absent"
+    found = lab.ssh(
+        IP1, ssh_key, "root", "mkdir -p /mnt/r && mount /dev/vdb2 /mnt/r && cat /mnt/r/root/mark"
+    )
+    assert found.strip() == "on-the-root-disk"
+    lab.ssh(IP1, ssh_key, "root", "umount /mnt/r")
     assert driver.files(instance_id).rescue.exists()
 
     # Unrescue (a new QEMU without the rescue disk), then grow the root disk while off.
