@@ -47,8 +47,8 @@ label and UUID, and the disk is converted to qcow2: it boots under QEMU (the
 image's boot partition is untouched) and as a container.
 
 container_launch.py holds the start command, scripts, console log and /proc
-checks; container_disk.py the root filesystems and snapshots; cgroups.py the
-control groups.
+checks; container_disk.py the root filesystems and snapshots; container_net.py
+the namespace's NICs; cgroups.py the control groups.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ from nubo.compute.drivers.container_launch import (
     read_tail,
     trim_log,
 )
+from nubo.compute.drivers.container_net import ensure_netns, plug, remove_device
 from nubo.config import ComputeConfig
 from nubo.image.guest import CONTAINER_INIT
 from nubo.network.dataplane import netns
@@ -324,7 +325,7 @@ class ContainerComputeDriver:
                     self.instances, Path(state.get("image_path") or spec.image_path)
                 )
             (directory / SUSPENDED_FILE).unlink(missing_ok=True)
-            ns = self._ensure_netns(spec.id)
+            ns = ensure_netns(spec.id)
             self._plug_all(spec, plugger, state)
             group = self._cgroup(spec.id, state)
             try:
@@ -562,45 +563,6 @@ class ContainerComputeDriver:
 
     # -- NICs ---------------------------------------------------------------------------------
 
-    def _ensure_netns(self, instance_id: str) -> str:
-        name = netns_name(instance_id)
-        try:
-            netns.ensure_namespace(name)
-        except netns.DataplaneError as exc:
-            raise DriverError(f"Cannot create network namespace {name}: {exc}") from exc
-        return name
-
-    def _links(self, ns: str) -> dict[str, str]:
-        """MAC address -> device name of the Ethernet devices in the namespace."""
-        try:
-            links = netns.dump_json(ns, "link", "show")
-        except netns.DataplaneError as exc:
-            raise DriverError(f"Cannot list the devices of {ns}: {exc}") from exc
-        return {
-            str(link.get("address", "")).lower(): str(link["ifname"])
-            for link in links
-            if link.get("link_type") == "ether" and "ifname" in link
-        }
-
-    def _plug(self, ns: str, nic: Nic, index: int, plugger: Plugger) -> str:
-        """Make sure the NIC's device is in the namespace (plugging it when it is
-        not), named eth<index> when that name is free. Returns its name."""
-        links = self._links(ns)
-        device = links.get(nic.mac_address.lower())
-        if device is None:
-            device = plugger.plug(nic.port_id, "veth", ns)
-            links = self._links(ns)
-        wanted = f"eth{index}"
-        if device != wanted and wanted not in links.values():
-            try:
-                netns.ip(ns, "link", "set", device, "down")
-                netns.ip(ns, "link", "set", device, "name", wanted)
-                netns.ip(ns, "link", "set", wanted, "up")
-            except netns.DataplaneError as exc:
-                raise DriverError(f"Cannot rename {device} to {wanted}: {exc}") from exc
-            device = wanted
-        return device
-
     def _plug_all(self, spec: InstanceSpec, plugger: Plugger, state: dict[str, Any]) -> None:
         ns = str(state.get("netns") or netns_name(spec.id))
         wanted = {nic.port_id for nic in spec.nics}
@@ -609,7 +571,7 @@ class ContainerComputeDriver:
                 plugger.unplug(str(old["port_id"]))
         nics = []
         for index, nic in enumerate(spec.nics):
-            device = self._plug(ns, nic, index, plugger)
+            device = plug(ns, nic, index, plugger)
             nics.append({"port_id": nic.port_id, "mac_address": nic.mac_address, "device": device})
         state["nics"] = nics
         self._save_state(spec.id, state)
@@ -622,10 +584,10 @@ class ContainerComputeDriver:
             nics: list[dict[str, str]] = list(state.get("nics", []))
             if any(n["port_id"] == nic.port_id for n in nics):
                 return
-            ns = self._ensure_netns(spec.id)
+            ns = ensure_netns(spec.id)
             used = {n["device"] for n in nics}
             index = next(i for i in range(len(nics) + 1) if f"eth{i}" not in used)
-            device = self._plug(ns, nic, index, plugger)
+            device = plug(ns, nic, index, plugger)
             nics.append({"port_id": nic.port_id, "mac_address": nic.mac_address, "device": device})
             state["nics"] = nics
             self._save_state(spec.id, state)
@@ -637,13 +599,8 @@ class ContainerComputeDriver:
             plugger.unplug(port_id)
             ns = str(state.get("netns") or netns_name(instance_id))
             for nic in nics:
-                # The pair's instance end goes with the plugger's end; be sure.
-                if (
-                    nic["port_id"] == port_id
-                    and netns.namespace_exists(ns)
-                    and netns.link_exists(ns, nic["device"])
-                ):
-                    netns.ip(ns, "link", "del", nic["device"], check=False)
+                if nic["port_id"] == port_id:
+                    remove_device(ns, nic["device"])
             if state:
                 state["nics"] = [n for n in nics if n["port_id"] != port_id]
                 self._save_state(instance_id, state)
