@@ -56,6 +56,8 @@ PORT = "9e8d7c6b-5a49-4382-9170-0c0c0000aaaa"
 MAC = "52:54:00:6e:75:31"
 IP = "10.77.0.31"
 SNAP_INSTANCE = "c0a1b2c3-d4e5-4f60-8a7b-0c0c00000002"
+PORT2 = "7b6a5c4d-3e2f-4180-9170-0c0c0000bbbb"
+MAC2 = "52:54:00:6e:75:32"
 
 
 class LabPlugger:
@@ -195,7 +197,7 @@ def test_container_lifecycle(
     user_data = b"#!/bin/sh\necho user-data-marker-driver from $(hostname)\nexit 4\n"
     network = network_data_dhcp({MAC: MTU})
     write_tree(lab.metadata_root, openstack_tree(meta, user_data, network_data=network))
-    plugger = LabPlugger(lab, {PORT: MAC})
+    plugger = LabPlugger(lab, {PORT: MAC, PORT2: MAC2})
     spec = spec_for(tiny_image, INSTANCE, (Nic(PORT, MAC, MTU),))
     directory = driver.instances / INSTANCE
 
@@ -305,6 +307,16 @@ def test_container_lifecycle(
     assert init_pid(adopted, INSTANCE) != before
     wait_console(adopted, INSTANCE, BOOT_FINISHED_MARKER, 180, count=3)
     lab.ssh_banner(IP, timeout=60)
+
+    # -- a second NIC comes and goes as eth1 -----------------------------------------------
+    adopted.attach_interface(spec, Nic(PORT2, MAC2, MTU), plugger)
+    links = json.loads(run(["ip", "-j", "-n", netns_name(INSTANCE), "link", "show", "eth1"]))
+    assert links[0]["address"] == MAC2
+    assert lab.ssh(IP, ssh_key, "root", "cat /sys/class/net/eth1/address").strip() == MAC2
+    adopted.detach_interface(INSTANCE, PORT2, plugger)
+    assert not link_exists(netns_name(INSTANCE), "eth1")
+    assert not link_exists(lab.ns, LabPlugger.outside(PORT2))
+    assert lab.ssh(IP, ssh_key, "root", "echo still-here").strip() == "still-here"
 
     # -- destroy leaves nothing ----------------------------------------------------------------
     adopted.destroy(INSTANCE, plugger)

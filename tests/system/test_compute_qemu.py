@@ -376,9 +376,10 @@ def test_qemu_rescue_and_resize(
         "virtual-size"
     ]
     assert sizes == [str(image_size // 512), str(2 * 1024**3 // 512)], sizes
-    assert "root LABEL=nubo-root is /dev/vda2" in marker_lines(
-        console_text(driver, instance_id), INITRAMFS_PREFIX
-    )[-1]
+    assert (
+        "root LABEL=nubo-root is /dev/vda2"
+        in marker_lines(console_text(driver, instance_id), INITRAMFS_PREFIX)[-1]
+    )
     assert lab.ssh(IP1, ssh_key, "root", "test -e /root/mark || echo absent").strip() == "absent"
     found = lab.ssh(
         IP1, ssh_key, "root", "mkdir -p /mnt/r && mount /dev/vdb2 /mnt/r && cat /mnt/r/root/mark"
