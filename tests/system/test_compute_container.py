@@ -5,8 +5,8 @@ bridge (guestlab.Lab: dnsmasq for DHCP, a Python HTTP server as the metadata
 service) and moves its instance end into the instance's network namespace.
 The guest must boot (nubo-init's console markers), lease its address, take
 its key from the metadata and answer SSH; its changes must survive a stop
-and start; pause, suspend, a restarted driver, reboot and snapshot (booted
-under QEMU) must work; destroy must leave no process, mount, namespace,
+and start; pause, suspend, a restarted driver, reboot, a hot-plugged NIC and
+snapshot (booted under QEMU) must work; destroy must leave no process, mount, namespace,
 cgroup, link or file. Boot times are printed, never asserted.
 """
 
