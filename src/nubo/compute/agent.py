@@ -253,7 +253,7 @@ class ComputeAgent:
         """Make and bind the server's ports on this host, in one transaction."""
         try:
             with self.svc.db.session() as s:
-                row = s.get(m.Server, server.id)
+                row = s.get(m.Server, server.id, with_for_update=True)
                 if row is None or row.task_state != states.NETWORKING:
                     return
                 self.make_ports(s, row)
@@ -368,7 +368,7 @@ class ComputeAgent:
     ) -> None:
         """Retry the build on another host while retries last; else ERROR."""
         with self.svc.db.session() as s:
-            row = s.get(m.Server, server.id)
+            row = s.get(m.Server, server.id, with_for_update=True)
             if row is None or row.task_state not in BUILD_TASKS:
                 return
             attempted = [*row.attempted_hosts, self.host]
@@ -490,7 +490,7 @@ class ComputeAgent:
     def delete(self, server: m.Server) -> None:
         self.driver.destroy(server.id, self.plugger)
         with self.svc.db.session() as s:
-            row = s.get(m.Server, server.id)
+            row = s.get(m.Server, server.id, with_for_update=True)
             if row is None or row.task_state != states.DELETING:
                 return
             servers.finish_delete(self.svc, s, row)
@@ -531,7 +531,7 @@ class ComputeAgent:
             if server.host == self.host:
                 self.destroy_quietly(server.id)
             with self.svc.db.session() as s:
-                row = s.get(m.Server, server.id)
+                row = s.get(m.Server, server.id, with_for_update=True)
                 if row is not None and row.task_state == task:
                     scheduler.fail_build(
                         s, row, f"Build of instance {server.id} timed out: {message}"
@@ -541,7 +541,7 @@ class ComputeAgent:
         if task == states.DELETING:
             self.destroy_quietly(server.id)
             with self.svc.db.session() as s:
-                row = s.get(m.Server, server.id)
+                row = s.get(m.Server, server.id, with_for_update=True)
                 if row is not None and row.task_state == task:
                     servers.finish_delete(self.svc, s, row)
             return

@@ -182,7 +182,7 @@ def _weigh(
 def schedule(svc: ComputeService, server_id: str) -> None:
     """Place one server waiting in ``scheduling``; ERROR with a fault if nothing fits."""
     with svc.db.session() as s:
-        server = s.get(m.Server, server_id)
+        server = s.get(m.Server, server_id, with_for_update=True)
         if server is None or server.task_state != states.SCHEDULING or server.deleted_at:
             return
         wanted = resources_of(server.flavor)

@@ -125,9 +125,7 @@ def load(
     s: Session, caller: Caller, server_id: str, policy: str, *, for_update: bool = True
 ) -> m.Server:
     """The caller's server (row-locked for a writing transaction), after the policy check."""
-    if for_update:
-        s.get(m.Server, server_id, with_for_update=True)
-    server = servers.find(s, caller, server_id)
+    server = servers.find(s, caller, server_id, for_update=for_update)
     caller.check(policy, {"project_id": server.project_id})
     return server
 

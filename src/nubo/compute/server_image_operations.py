@@ -69,7 +69,12 @@ def snapshot(agent: ComputeAgent, server: m.Server) -> None:
         server_images.delete_image(agent.svc, owner, image_id)
         failed(agent, server, action, event, exc)
         return
-    done = complete(
+    if backup_type:
+        # before the task ends, so a server with no task has its final set of backups
+        server_images.rotate_backups(
+            agent.svc, owner, server.id, str(backup_type), int(args.get("backup_rotation", 0))
+        )
+    complete(
         agent,
         server,
         S.IMAGE_UPLOADING,
@@ -77,10 +82,6 @@ def snapshot(agent: ComputeAgent, server: m.Server) -> None:
         (event,),
         power_state=power_of(agent, server.id),
     )
-    if done and backup_type:
-        server_images.rotate_backups(
-            agent.svc, owner, server.id, str(backup_type), int(args.get("backup_rotation", 0))
-        )
 
 
 # -- shelve ------------------------------------------------------------------------------

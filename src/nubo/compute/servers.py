@@ -46,9 +46,10 @@ def not_found(server_id: str) -> NotFound:
     return NotFound(f"Instance {server_id} could not be found.")
 
 
-def find(s: Session, caller: Caller, server_id: str) -> m.Server:
-    """A live server the caller may see; 404 otherwise (another project's too)."""
-    row = s.get(m.Server, server_id)
+def find(s: Session, caller: Caller, server_id: str, for_update: bool = False) -> m.Server:
+    """A live server the caller may see (row-locked ``for_update``); 404 otherwise
+    (another project's too)."""
+    row = s.get(m.Server, server_id, with_for_update=for_update or None)
     if row is None or row.deleted_at is not None or not caller.owns(row.project_id):
         raise not_found(server_id)
     return row
@@ -562,7 +563,7 @@ def update_server(
 def delete_server(svc: ComputeService, caller: Caller, server_id: str, force: bool = False) -> None:
     """Ask for the server's deletion: the agent tears it down; one never scheduled goes now."""
     with svc.db.session() as s:
-        server = find(s, caller, server_id)
+        server = find(s, caller, server_id, for_update=True)
         caller.check("servers:delete", {"project_id": server.project_id})
         check_unlocked(caller, server)
         if server.task_state == states.DELETING and not force:
