@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
 OPENSTACK = REPO / ".venv" / "bin" / "openstack"
@@ -32,3 +37,14 @@ def free_port() -> int:
 
 def unique_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 30) -> T:
+    """Read until ``done`` holds of the value or time is up; the last value either way
+    (the caller asserts on it, so a failure shows what was seen)."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        value = read()
+    return value

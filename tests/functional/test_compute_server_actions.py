@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from openstack import connection
 
+from .common import eventually
+
 SERVERS = "/compute/v2.1/servers"
 LATEST = {"OpenStack-API-Version": "compute 2.96"}
 
@@ -42,7 +44,7 @@ def wait_for(
         time.sleep(0.2)
     raise AssertionError(
         f"server {server_id} is {body.get('status')}/{body.get('OS-EXT-STS:task_state')}, "
-        f"wanted {status}"
+        f"wanted {status}; fault: {body.get('fault')}"
     )
 
 
@@ -80,12 +82,12 @@ def boot(
     for server_id in made:
         http.post(f"{SERVERS}/{server_id}/action", token=http.admin_token, json={"unlock": None})
         demo_conn.compute.delete_server(server_id, ignore_missing=True)
-    deadline = time.monotonic() + 60
-    for server_id in made:
-        while time.monotonic() < deadline:
-            if demo_conn.compute.find_server(server_id, ignore_missing=True) is None:
-                break
-            time.sleep(0.2)
+    left = eventually(
+        lambda: [s for s in made if demo_conn.compute.find_server(s, ignore_missing=True)],
+        lambda ids: not ids,
+        timeout=60,
+    )
+    assert left == [], f"servers not deleted: {left}"
 
 
 def other_project(admin_conn: connection.Connection, unique: Callable[[str], str]) -> Any:
@@ -430,6 +432,7 @@ def test_create_image_of_a_server(boot, demo_conn, http, run_cli, unique) -> Non
         assert "/compute/v2.1/images/" in location
         second = location.rsplit("/", 1)[-1]
         _wait_image(demo_conn, second)
+        wait_for(http, token, sid, "ACTIVE")  # the image is active before the task ends
         demo_conn.image.delete_image(second)
         created = run_cli(
             "server", "image", "create", "--name", name + "-3", "--wait", sid, cloud="nubo-demo"
@@ -486,8 +489,12 @@ def test_shelve_offloads_and_unshelve_boots_again(boot, demo_conn, http, run_cli
     assert active["OS-EXT-STS:power_state"] == 1
     assert server_body(http, http.admin_token, sid)["OS-EXT-SRV-ATTR:host"]
     assert _allocations(http, sid)
-    # the shelved snapshot is gone once the server runs again
-    assert not [i for i in demo_conn.image.images() if i.instance_uuid == sid]
+    # the shelved snapshot goes once the server runs again
+    left = eventually(
+        lambda: [i.id for i in demo_conn.image.images() if i.instance_uuid == sid],
+        lambda ids: not ids,
+    )
+    assert left == []
 
 
 # -- security groups ---------------------------------------------------------------------

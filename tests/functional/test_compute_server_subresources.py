@@ -5,13 +5,13 @@ project's server (404)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from openstack import connection
 
+from .common import eventually
 from .test_compute_server_actions import other_project, server_body, v, wait_for
 
 SERVERS = "/compute/v2.1/servers"
@@ -38,12 +38,12 @@ def boot(
     yield create
     for server_id in made:
         demo_conn.compute.delete_server(server_id, ignore_missing=True)
-    deadline = time.monotonic() + 60
-    for server_id in made:
-        while time.monotonic() < deadline:
-            if demo_conn.compute.find_server(server_id, ignore_missing=True) is None:
-                break
-            time.sleep(0.2)
+    left = eventually(
+        lambda: [s for s in made if demo_conn.compute.find_server(s, ignore_missing=True)],
+        lambda ids: not ids,
+        timeout=60,
+    )
+    assert left == [], f"servers not deleted: {left}"
 
 
 def fault(response: Any, status: int, key: str) -> str:
