@@ -1,7 +1,7 @@
 """Instance metadata on a real (SQLite) database: every file of the OpenStack and EC2
 layouts, directory listings, network_data.json for a dual-stack port, user-data
 decoding, the config drive tree, and the /metadata endpoint choosing the instance by
-the signed port id (through the ASGI app)."""
+the signed port id (through the ASGI app), and a guest posting its password."""
 
 from __future__ import annotations
 
@@ -542,21 +542,26 @@ def test_the_asking_port_decides(world: World) -> None:
     assert answer(port_b, "latest/meta-data/instance-id").startswith(b"i-")
 
 
-def test_metadata_endpoint_over_asgi(world: World) -> None:
-    server_id, (port_id,) = add_server(world)
-    secret = "test-secret"
+def endpoint_app(world: World, secret: str) -> NuboApp:
+    """The /metadata endpoint alone, as nubo serves it."""
 
     class Compute:
         db = world.db
         config = world.config
 
-    app = NuboApp(
+    return NuboApp(
         services=[endpoint.build_service()],
         policy=PolicyEngine(),
         authenticator=None,  # type: ignore[arg-type]
         access_log_enabled=False,
         state={"metadata_secret": secret, "compute": Compute()},
     )
+
+
+def test_metadata_endpoint_over_asgi(world: World) -> None:
+    server_id, (port_id,) = add_server(world)
+    secret = "test-secret"
+    app = endpoint_app(world, secret)
     signed = {"X-Nubo-Port-Id": port_id, "X-Nubo-Port-Id-Signature": endpoint.sign(secret, port_id)}
 
     async def fetch(path: str, headers: dict[str, str]) -> httpx.Response:
@@ -583,3 +588,52 @@ def test_metadata_endpoint_over_asgi(world: World) -> None:
     assert get("/metadata/openstack/latest/meta_data.json", {}).status_code == 403
     forged = {"X-Nubo-Port-Id": port_id, "X-Nubo-Port-Id-Signature": "0" * 64}
     assert get("/metadata/latest/meta-data/hostname", forged).status_code == 403
+
+
+def test_a_guest_posts_its_password_once(world: World) -> None:
+    server_id, (port_id,) = add_server(world)
+    _, (other_port,) = add_server(world, name="other", hostname="other")
+    secret = "test-secret"
+    app = endpoint_app(world, secret)
+
+    def signed(port: str) -> dict[str, str]:
+        return {"X-Nubo-Port-Id": port, "X-Nubo-Port-Id-Signature": endpoint.sign(secret, port)}
+
+    async def call(method: str, path: str, port: str, body: bytes) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://nubo") as client:
+            return await client.request(method, path, headers=signed(port), content=body)
+
+    def post(path: str, body: bytes, port: str = port_id) -> httpx.Response:
+        return anyio.run(call, "POST", path, port, body)
+
+    def get(path: str, port: str = port_id) -> httpx.Response:
+        return anyio.run(call, "GET", path, port, b"")
+
+    encrypted = base64.b64encode(b"\x01" * 256).decode()
+    too_large = post("/metadata/openstack/latest/password", b"x" * (mc.PASSWORD_MAX_BYTES + 1))
+    assert too_large.status_code == 400
+    assert get("/metadata/openstack/latest/password").content == b""
+    assert post("/metadata/openstack/2013-04-04/password", encrypted.encode()).status_code == 200
+    # every version from Grizzly shows it; the other instance does not see it
+    assert get("/metadata/openstack/latest/password").text == encrypted
+    assert get("/metadata/openstack/2013-04-04/password").text == encrypted
+    assert get("/metadata/openstack/latest/password", other_port).content == b""
+    # once: a second post is refused and changes nothing
+    again = post("/metadata/openstack/latest/password", b"another")
+    assert again.status_code == 409
+    assert get("/metadata/openstack/latest/password").text == encrypted
+    # Folsom had no password; other paths answer a POST as a GET
+    assert post("/metadata/openstack/2012-08-10/password", b"x").status_code == 404
+    posted_md = post("/metadata/openstack/latest/meta_data.json", b"ignored")
+    assert posted_md.status_code == 200 and posted_md.json()["uuid"] == server_id
+    with world.db.reader() as s:
+        row = s.get(cm.Server, server_id)
+        assert row is not None and row.password == encrypted
+    # cleared (os-server-password DELETE), the guest may post again
+    with world.db.session() as s:
+        row = s.get(cm.Server, server_id)
+        assert row is not None
+        row.password = None
+    assert post("/metadata/openstack/latest/password", b"new").status_code == 200
+    assert get("/metadata/openstack/latest/password").text == "new"

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from nubo.compute import models as cm
 from nubo.config import Config
-from nubo.errors import NotFound
+from nubo.errors import BadRequest, Conflict, NotFound
 from nubo.image.guest.metadata import hostname_for
 from nubo.network import models as nm
 
@@ -70,6 +70,8 @@ GRIZZLY, HAVANA, LIBERTY, NEWTON_ONE, NEWTON_TWO, VICTORIA = (
 META_DATA = "meta_data.json"
 USER_DATA = "user_data"
 PASSWORD = "password"
+# Nova keeps a posted password in four system-metadata items of 255 characters
+PASSWORD_MAX_BYTES = 4 * 255
 VENDOR_DATA = "vendor_data.json"
 NETWORK_DATA = "network_data.json"
 VENDOR_DATA2 = "vendor_data2.json"
@@ -114,12 +116,13 @@ class Instance:
     default_zone: str = "nova"
 
 
-def server_of_port(s: Session, port_id: str) -> cm.Server | None:
-    """The live server a port is plugged into (None for any other port)."""
+def server_of_port(s: Session, port_id: str, for_update: bool = False) -> cm.Server | None:
+    """The live server a port is plugged into (None for any other port); row-locked
+    ``for_update``."""
     port = s.get(nm.Port, port_id)
     if port is None or not port.device_owner.startswith("compute:") or not port.device_id:
         return None
-    server = s.get(cm.Server, port.device_id)
+    server = s.get(cm.Server, port.device_id, with_for_update=for_update or None)
     if server is None or server.deleted_at is not None:
         return None
     return server
@@ -375,7 +378,7 @@ def openstack_files(
     if data is not None:
         files[USER_DATA] = data
     if _newer(version, GRIZZLY, OPENSTACK_VERSIONS):
-        files[PASSWORD] = b""
+        files[PASSWORD] = (instance.server.password or "").encode()
     if _newer(version, HAVANA, OPENSTACK_VERSIONS):
         files[VENDOR_DATA] = _json({})
     if _newer(version, LIBERTY, OPENSTACK_VERSIONS):
@@ -498,6 +501,31 @@ def openstack_versions() -> bytes:
 
 def _not_found(path: str) -> NotFound:
     return NotFound(f"No metadata at /{path}.")
+
+
+def is_password_path(path: str) -> bool:
+    """Whether ``path`` is an OpenStack version's ``password``, the one file a guest
+    may write (POST)."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    if len(parts) != 3 or parts[0] != "openstack" or parts[2] != PASSWORD:
+        return False
+    version = parts[1]
+    return (version == LATEST or version in OPENSTACK_VERSIONS) and _newer(
+        version, GRIZZLY, OPENSTACK_VERSIONS
+    )
+
+
+def post_password(server: cm.Server, body: bytes) -> None:
+    """Keep the (encrypted) password a guest posts, once, as Nova does: 409 while one is
+    set (until ``os-server-password`` clears it), 400 when too large."""
+    if server.password:
+        raise Conflict("A password is already set for this instance.")
+    if len(body) > PASSWORD_MAX_BYTES:
+        raise BadRequest("Request is too large.")
+    try:
+        server.password = body.decode()
+    except UnicodeDecodeError:
+        raise BadRequest("The password must be text.") from None
 
 
 def render(instance: Instance, path: str) -> tuple[bytes, str]:

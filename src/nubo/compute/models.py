@@ -141,6 +141,8 @@ class Server(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_by: Mapped[str | None] = mapped_column(String(16))  # "owner" or "admin"
     locked_reason: Mapped[str | None] = mapped_column(String(255))
+    # the encrypted password the guest posted to the metadata service (os-server-password)
+    password: Mapped[str | None] = mapped_column(Text)
     # extra state of operations: rescue image, snapshot image id, shelved image ...
     task_args: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
     # bumped by every write the host's agent must act on

@@ -15,7 +15,7 @@ from typing import Any
 from nubo.compute import models as m
 from nubo.compute import quotas, servers, states
 from nubo.compute.access import Caller
-from nubo.compute.server_actions import begin, invalid_state, load, set_args, touch
+from nubo.compute.server_actions import begin, invalid_state, load, touch
 from nubo.compute.service import ComputeService
 from nubo.errors import BadRequest, Forbidden, NotFound
 
@@ -196,11 +196,12 @@ def show_password(svc: ComputeService, caller: Caller, server_id: str) -> str:
     with svc.db.reader() as s:
         server = servers.find(s, caller, server_id)
         caller.check("os-server-password:show", {"project_id": server.project_id})
-        return str((server.task_args or {}).get("password") or "")
+        return server.password or ""
 
 
 def clear_password(svc: ComputeService, caller: Caller, server_id: str) -> None:
+    """Forget the posted password (the guest may post a new one)."""
     with svc.db.session() as s:
         server = load(s, caller, server_id, "os-server-password:clear")
-        set_args(server, password=None)
+        server.password = None
         touch(server)

@@ -4,7 +4,8 @@ signed with a secret only nubo's processes hold. A port plugged into a server
 (``device_owner`` ``compute:*``, ``device_id`` the server) gets that server's OpenStack
 and EC2 metadata (built by ``nubo.compute.metadata_content``); any other port, or a
 deleted server's, gets a 404 naming the port. The signed port id alone decides whose
-content is served, so no instance can read another's."""
+content is served, so no instance can read another's. The one file a guest writes is
+``openstack/<version>/password``: its encrypted password, posted once."""
 
 from __future__ import annotations
 
@@ -76,6 +77,24 @@ def instance_content(req: ApiRequest) -> Reply:
     compute = req.app.state["compute"]
     body, content_type = answer(compute.db, compute.config, port_id, req.params["path"])
     return Reply(200, body, content_type=content_type)
+
+
+@router.route("POST", "/{path:path}", auth=False)
+def post_content(req: ApiRequest) -> Reply:
+    """A guest posting its encrypted password to ``openstack/<version>/password``; a POST
+    anywhere else is answered as a GET, as Nova does."""
+    port_id = asking_port(req.headers, _secret(req))
+    compute = req.app.state["compute"]
+    path = req.params["path"]
+    if not content.is_password_path(path):
+        body, content_type = answer(compute.db, compute.config, port_id, path)
+        return Reply(200, body, content_type=content_type)
+    with compute.db.session() as s:
+        server = content.server_of_port(s, port_id, for_update=True)
+        if server is None:
+            raise NotFound(f"Port {port_id} does not belong to an instance.")
+        content.post_password(server, req.raw_body)
+    return Reply(200, b"", content_type=content.TEXT)
 
 
 def answer(db: Database, config: Config, port_id: str, path: str) -> tuple[bytes, str]:
