@@ -8,8 +8,10 @@ create uniquely named resources (``unique``) and never change the bootstrap
 its own with ``cloud_factory``.
 
 Fixtures other test modules rely on: ``cloud``, ``cloud_factory``, ``admin_conn``,
-``demo_conn``, ``http``, ``http_for``, ``run_cli``, ``unique``. Helpers live in common.py,
-http_client.py (raw HTTP) and pg.py (the throwaway PostgreSQL cluster).
+``demo_conn``, ``http``, ``http_for``, ``run_cli``, ``unique``, ``server_image`` and
+``boot`` (servers of the demo project). Helpers live in common.py, http_client.py (raw
+HTTP), servers.py (compute servers over raw HTTP) and pg.py (the throwaway PostgreSQL
+cluster).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from .common import (
 )
 from .http_client import Http
 from .pg import PostgresCluster, find_pg_bindir
+from .servers import act, wait_for, wait_gone
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -441,3 +444,36 @@ def server_image(cloud: NuboCloud) -> Iterator[str]:
     yield image.id
     conn.image.delete_image(image.id, ignore_missing=True)
     conn.close()
+
+
+@pytest.fixture
+def boot(
+    demo_conn: connection.Connection,
+    http: Http,
+    server_image: str,
+    unique: Callable[[str], str],
+) -> Iterator[Callable[..., Any]]:
+    """``boot(**attrs)``: a server of the demo project made with openstacksdk's
+    ``create_server(**attrs)``, by default flavor 42, ``server_image``, no network and a
+    unique name. It returns the server's 2.96 body once ACTIVE with no task under way
+    (``wait_for``), or with ``wait=False`` the create response at once. Afterwards every
+    server made is unlocked (by an admin), deleted, and must be gone."""
+    made: list[str] = []
+
+    def create(*, wait: bool = True, **attrs: Any) -> Any:
+        attrs.setdefault("name", unique("vm"))
+        attrs.setdefault("flavor_id", "42")
+        attrs.setdefault("image_id", server_image)
+        attrs.setdefault("networks", "none")
+        server = demo_conn.compute.create_server(**attrs)
+        made.append(server.id)
+        if not wait:
+            return server
+        return wait_for(http, demo_conn.auth_token, server.id, "ACTIVE")
+
+    yield create
+    for server_id in made:
+        act(http, http.admin_token, server_id, {"unlock": None})
+        demo_conn.compute.delete_server(server_id, ignore_missing=True)
+    for server_id in made:
+        wait_gone(http, demo_conn.auth_token, server_id)

@@ -7,20 +7,21 @@ diagnostics, restore / forceDelete / injectNetworkInfo and the console log tail.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from openstack import connection
 
+from . import servers
+from .http_client import Http
+from .servers import SERVERS, other_project, v, wait_for, wait_gone
+
 C = "/compute/v2.1"
-SERVERS = f"{C}/servers"
-
-
-def v(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
 
 
 def expect(r: Any, status: int, family: str | None = None) -> Any:
@@ -33,23 +34,11 @@ def expect(r: Any, status: int, family: str | None = None) -> Any:
     return r.json() if r.content else None
 
 
-def act(http: Any, token: str, server_id: str, body: Any, version: str = "2.1") -> Any:
-    return http.post(f"{SERVERS}/{server_id}/action", token=token, json=body, headers=v(version))
-
-
-def wait_server(http: Any, token: str, server_id: str, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        r = http.get(f"{SERVERS}/{server_id}", token=token)
-        if r.status_code == 404 and status == "GONE":
-            return {}
-        body = expect(r, 200)["server"]
-        if body["status"] == status and body.get("OS-EXT-STS:task_state") is None:
-            return body
-        assert status == "GONE" or body["status"] != "ERROR", body.get("fault")
-        time.sleep(0.2)
-    raise AssertionError(f"server {server_id} is {body.get('status')}, wanted {status}")
+def act(
+    http: Http, token: str, server_id: str, body: dict[str, Any], version: str = "2.1"
+) -> httpx.Response:
+    """A server action at this module's microversion, 2.1, unless told otherwise."""
+    return servers.act(http, token, server_id, body, version)
 
 
 def wait_image(http: Any, token: str, image_id: str, status: str) -> dict[str, Any]:
@@ -63,23 +52,6 @@ def wait_image(http: Any, token: str, image_id: str, status: str) -> dict[str, A
     raise AssertionError(f"image {image_id} is {body.get('status')}, wanted {status}")
 
 
-def other_project(admin_conn: connection.Connection, unique: Callable[[str], str]) -> Any:
-    project = admin_conn.identity.create_project(name=unique("proj"), domain_id="default")
-    user = admin_conn.identity.create_user(
-        name=unique("user"), password="secret-pass-1", domain_id="default"
-    )
-    member = admin_conn.identity.find_role("member")
-    admin_conn.identity.assign_project_role_to_user(project, user, member)
-    return connection.Connection(
-        auth_url=admin_conn.session.auth.auth_url,
-        username=user.name,
-        password="secret-pass-1",
-        project_id=project.id,
-        user_domain_id="default",
-        project_domain_id="default",
-    )
-
-
 @pytest.fixture(scope="module")
 def private_net(demo_conn: connection.Connection) -> str:
     network = demo_conn.network.find_network("private")
@@ -88,30 +60,9 @@ def private_net(demo_conn: connection.Connection) -> str:
 
 
 @pytest.fixture
-def boot(
-    demo_conn: connection.Connection,
-    http: Any,
-    server_image: str,
-    private_net: str,
-    unique: Callable[[str], str],
-) -> Iterator[Callable[..., dict[str, Any]]]:
-    """Boot a demo server on the private network and wait for ACTIVE."""
-    made: list[str] = []
-
-    def create(**attrs: Any) -> dict[str, Any]:
-        attrs.setdefault("name", unique("proxy"))
-        attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", server_image)
-        attrs.setdefault("networks", [{"uuid": private_net}])
-        server = demo_conn.compute.create_server(**attrs)
-        made.append(server.id)
-        return wait_server(http, demo_conn.auth_token, server.id, "ACTIVE")
-
-    yield create
-    for server_id in made:
-        demo_conn.compute.delete_server(server_id, ignore_missing=True)
-    for server_id in made:
-        wait_server(http, http.admin_token, server_id, "GONE")
+def boot(boot: Callable[..., Any], private_net: str) -> Callable[..., Any]:
+    """conftest's ``boot``, on the demo project's private network unless told otherwise."""
+    return functools.partial(boot, networks=[{"uuid": private_net}])
 
 
 # -- images ------------------------------------------------------------------------------
@@ -266,7 +217,7 @@ def test_snapshots_are_found_by_server_and_type(
         expect(r, 202)
         first = r.headers["location"].rsplit("/", 1)[-1]
         made.append(first)
-        wait_server(http, token, one["id"], "ACTIVE")
+        wait_for(http, token, one["id"], "ACTIVE")
         r = act(
             http,
             token,
@@ -293,7 +244,7 @@ def test_snapshots_are_found_by_server_and_type(
         for image_id in made:
             http.delete(f"{C}/images/{image_id}", token=token)
         for server in (one, two):
-            wait_server(http, token, server["id"], "ACTIVE")
+            wait_for(http, token, server["id"], "ACTIVE")
 
 
 # -- security groups -------------------------------------------------------------------------
@@ -658,7 +609,7 @@ def test_server_diagnostics(boot: Callable[..., dict[str, Any]], http: Any, run_
     expect(http.get(f"{SERVERS}/{sid}/diagnostics", token=http.demo_token), 403, "forbidden")
     expect(http.get(f"{SERVERS}/{uuid.uuid4()}/diagnostics"), 404, "itemNotFound")
     expect(act(http, http.demo_token, sid, {"os-stop": None}), 202)
-    wait_server(http, http.demo_token, sid, "SHUTOFF")
+    wait_for(http, http.demo_token, sid, "SHUTOFF")
     message = expect(http.get(f"{SERVERS}/{sid}/diagnostics"), 409, "conflictingRequest")
     assert "power state shutdown" in message
 
@@ -686,10 +637,10 @@ def test_restore_force_delete_and_inject_network_info(
     r = act(http, token, sid, {"forceDelete": None})
     expect(r, 202)
     assert r.content == b""
-    wait_server(http, token, sid, "GONE")
+    wait_gone(http, token, sid)
     other = boot()
     run_cli("server", "delete", "--force", other["id"], cloud="nubo-demo")
-    wait_server(http, token, other["id"], "GONE")
+    wait_gone(http, token, other["id"])
 
 
 def test_console_output_is_tailed_as_nova_does(

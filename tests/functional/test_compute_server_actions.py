@@ -7,49 +7,12 @@ revert, rebuild, security groups, consoles, and another project's server (404)."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from openstack import connection
 
 from .common import eventually
-
-SERVERS = "/compute/v2.1/servers"
-LATEST = {"OpenStack-API-Version": "compute 2.96"}
-
-
-def v(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def server_body(http: Any, token: str, server_id: str, version: str = "2.96") -> Any:
-    r = http.get(f"{SERVERS}/{server_id}", token=token, headers=v(version))
-    assert r.status_code == 200, r.text
-    return r.json()["server"]
-
-
-def wait_for(
-    http: Any, token: str, server_id: str, status: str, timeout: float = 60
-) -> dict[str, Any]:
-    """Poll until the server shows ``status`` with no task under way."""
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = server_body(http, token, server_id)
-        if body["status"] == status and body["OS-EXT-STS:task_state"] is None:
-            return body
-        if body["status"] == "ERROR" and status != "ERROR":
-            raise AssertionError(f"server went to ERROR: {body.get('fault')}")
-        time.sleep(0.2)
-    raise AssertionError(
-        f"server {server_id} is {body.get('status')}/{body.get('OS-EXT-STS:task_state')}, "
-        f"wanted {status}; fault: {body.get('fault')}"
-    )
-
-
-def act(http: Any, token: str, server_id: str, body: dict[str, Any], version: str = "2.96") -> Any:
-    return http.post(f"{SERVERS}/{server_id}/action", token=token, json=body, headers=v(version))
+from .servers import SERVERS, act, other_project, server_body, v, wait_for
 
 
 def expect_conflict(response: Any, text: str) -> None:
@@ -57,54 +20,6 @@ def expect_conflict(response: Any, text: str) -> None:
     fault = response.json()["conflictingRequest"]
     assert fault["code"] == 409
     assert text in fault["message"], fault["message"]
-
-
-@pytest.fixture
-def boot(
-    demo_conn: connection.Connection,
-    http: Any,
-    server_image: str,
-    unique: Callable[[str], str],
-) -> Iterator[Callable[..., dict[str, Any]]]:
-    """Boot a server of the demo project and wait for ACTIVE; deleted afterwards."""
-    made: list[str] = []
-
-    def create(**attrs: Any) -> dict[str, Any]:
-        attrs.setdefault("name", unique("act"))
-        attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", server_image)
-        attrs.setdefault("networks", "none")
-        server = demo_conn.compute.create_server(**attrs)
-        made.append(server.id)
-        return wait_for(http, demo_conn.auth_token, server.id, "ACTIVE")
-
-    yield create
-    for server_id in made:
-        http.post(f"{SERVERS}/{server_id}/action", token=http.admin_token, json={"unlock": None})
-        demo_conn.compute.delete_server(server_id, ignore_missing=True)
-    left = eventually(
-        lambda: [s for s in made if demo_conn.compute.find_server(s, ignore_missing=True)],
-        lambda ids: not ids,
-        timeout=60,
-    )
-    assert left == [], f"servers not deleted: {left}"
-
-
-def other_project(admin_conn: connection.Connection, unique: Callable[[str], str]) -> Any:
-    project = admin_conn.identity.create_project(name=unique("proj"), domain_id="default")
-    user = admin_conn.identity.create_user(
-        name=unique("user"), password="secret-pass-1", domain_id="default"
-    )
-    member = admin_conn.identity.find_role("member")
-    admin_conn.identity.assign_project_role_to_user(project, user, member)
-    return connection.Connection(
-        auth_url=admin_conn.session.auth.auth_url,
-        username=user.name,
-        password="secret-pass-1",
-        project_id=project.id,
-        user_domain_id="default",
-        project_domain_id="default",
-    )
 
 
 def events(http: Any, server_id: str, request_id: str) -> list[str]:

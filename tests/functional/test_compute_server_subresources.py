@@ -5,45 +5,9 @@ project's server (404)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-from openstack import connection
-
-from .common import eventually
-from .test_compute_server_actions import other_project, server_body, v, wait_for
-
-SERVERS = "/compute/v2.1/servers"
-
-
-@pytest.fixture
-def boot(
-    demo_conn: connection.Connection,
-    http: Any,
-    server_image: str,
-    unique: Callable[[str], str],
-) -> Iterator[Callable[..., dict[str, Any]]]:
-    made: list[str] = []
-
-    def create(**attrs: Any) -> dict[str, Any]:
-        attrs.setdefault("name", unique("sub"))
-        attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", server_image)
-        attrs.setdefault("networks", "none")
-        server = demo_conn.compute.create_server(**attrs)
-        made.append(server.id)
-        return wait_for(http, demo_conn.auth_token, server.id, "ACTIVE")
-
-    yield create
-    for server_id in made:
-        demo_conn.compute.delete_server(server_id, ignore_missing=True)
-    left = eventually(
-        lambda: [s for s in made if demo_conn.compute.find_server(s, ignore_missing=True)],
-        lambda ids: not ids,
-        timeout=60,
-    )
-    assert left == [], f"servers not deleted: {left}"
+from .servers import SERVERS, other_project, server_body, v, wait_for, wait_gone
 
 
 def fault(response: Any, status: int, key: str) -> str:
@@ -303,14 +267,11 @@ def test_instance_actions_paging(boot, demo_conn, http) -> None:
     assert "updated_at" not in old
 
 
-def test_deleted_servers_actions_stay_readable(demo_conn, http, server_image, unique) -> None:
-    server = demo_conn.compute.create_server(
-        name=unique("gone"), flavor_id="42", image_id=server_image, networks="none"
-    )
-    wait_for(http, demo_conn.auth_token, server.id, "ACTIVE")
-    demo_conn.compute.delete_server(server.id)
-    demo_conn.compute.wait_for_delete(server, wait=60)
-    url = f"{SERVERS}/{server.id}/os-instance-actions"
+def test_deleted_servers_actions_stay_readable(boot, demo_conn, http) -> None:
+    sid = boot()["id"]
+    demo_conn.compute.delete_server(sid)
+    wait_gone(http, demo_conn.auth_token, sid)
+    url = f"{SERVERS}/{sid}/os-instance-actions"
     listed = http.get(url, token=demo_conn.auth_token, headers=v("2.21")).json()
     assert [a["action"] for a in listed["instanceActions"]] == ["delete", "create"]
     assert http.get(url, token=demo_conn.auth_token, headers=v("2.20")).status_code == 404

@@ -6,72 +6,24 @@ fault a user can read, and Nova's error shapes."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from openstack import connection
 
-SERVERS = "/compute/v2.1/servers"
-LATEST = {"OpenStack-API-Version": "compute 2.96"}
-
-
-def wait_status(
-    conn: connection.Connection, server_id: str, wanted: str, timeout: float = 60
-) -> Any:
-    """Poll until the server reaches ``wanted`` (fails on ERROR unless wanted)."""
-    deadline = time.monotonic() + timeout
-    server = None
-    while time.monotonic() < deadline:
-        server = conn.compute.get_server(server_id)
-        if server.status == wanted:
-            return server
-        if server.status == "ERROR" and wanted != "ERROR":
-            raise AssertionError(f"server went to ERROR: {server.fault}")
-        time.sleep(0.2)
-    raise AssertionError(f"server still {server.status if server else None}, wanted {wanted}")
-
-
-def wait_gone(conn: connection.Connection, server_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if conn.compute.find_server(server_id, ignore_missing=True) is None:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"server {server_id} was not deleted within {timeout}s")
-
-
-@pytest.fixture
-def boot(
-    demo_conn: connection.Connection, server_image: str, unique: Callable[[str], str]
-) -> Iterator[Callable[..., Any]]:
-    made: list[str] = []
-
-    def create(**attrs: Any) -> Any:
-        attrs.setdefault("name", unique("vm"))
-        attrs.setdefault("flavor_id", "42")
-        attrs.setdefault("image_id", server_image)
-        server = demo_conn.compute.create_server(**attrs)
-        made.append(server.id)
-        return server
-
-    yield create
-    for server_id in made:
-        demo_conn.compute.delete_server(server_id, ignore_missing=True)
-    for server_id in made:
-        wait_gone(demo_conn, server_id)
+from .servers import SERVERS, other_project, v, wait_for, wait_gone
 
 
 def private_network(conn: connection.Connection) -> Any:
     return conn.network.find_network("private")
 
 
-def test_server_builds_to_active_with_an_address(boot, demo_conn) -> None:
+def test_server_builds_to_active_with_an_address(boot, demo_conn, http) -> None:
     net = private_network(demo_conn)
-    server = boot(networks=[{"uuid": net.id}])
+    server = boot(wait=False, networks=[{"uuid": net.id}])
     assert server.admin_password
-    active = wait_status(demo_conn, server.id, "ACTIVE")
+    wait_for(http, demo_conn.auth_token, server.id, "ACTIVE")
+    active = demo_conn.compute.get_server(server.id)
     assert active.vm_state == "active"
     assert active.task_state is None
     assert active.power_state == 1
@@ -86,21 +38,18 @@ def test_server_builds_to_active_with_an_address(boot, demo_conn) -> None:
     assert ports[0].binding_host_id == "" or ports[0].status == "ACTIVE"
 
 
-def test_networks_auto_and_none(boot, demo_conn, http_for, cloud) -> None:
-    none = boot(networks="none")
-    auto = boot(networks="auto")
-    assert wait_status(demo_conn, none.id, "ACTIVE").addresses == {}
-    assert "private" in wait_status(demo_conn, auto.id, "ACTIVE").addresses
+def test_networks_auto_and_none(boot) -> None:
+    assert boot(networks="none")["addresses"] == {}
+    assert "private" in boot(networks="auto")["addresses"]
 
 
 def test_server_body_follows_the_microversion(boot, demo_conn, http) -> None:
     server = boot(networks="none", description="d1", tags=["a", "b"])
-    wait_status(demo_conn, server.id, "ACTIVE")
     token = demo_conn.auth_token
-    old = http.get(f"{SERVERS}/{server.id}", token=token).json()["server"]
+    old = http.get(f"{SERVERS}/{server['id']}", token=token).json()["server"]
     assert old["flavor"] == {"id": "42", "links": old["flavor"]["links"]}
     assert "description" not in old and "tags" not in old and "locked" not in old
-    new = http.get(f"{SERVERS}/{server.id}", token=token, headers=LATEST)
+    new = http.get(f"{SERVERS}/{server['id']}", token=token, headers=v("2.96"))
     assert new.headers["openstack-api-version"] == "compute 2.96"
     body = new.json()["server"]
     assert body["flavor"]["original_name"] == "m1.nano"
@@ -112,19 +61,17 @@ def test_server_body_follows_the_microversion(boot, demo_conn, http) -> None:
     assert body["OS-EXT-SRV-ATTR:hostname"]
 
 
-def test_admin_sees_host_attributes(boot, demo_conn, admin_conn) -> None:
+def test_admin_sees_host_attributes(boot, admin_conn) -> None:
     server = boot(networks="none")
-    wait_status(demo_conn, server.id, "ACTIVE")
-    seen = admin_conn.compute.get_server(server.id)
+    seen = admin_conn.compute.get_server(server["id"])
     assert seen.compute_host
     assert seen.hypervisor_hostname
 
 
 def test_list_filters_and_paging(boot, demo_conn, unique) -> None:
     prefix = unique("lst")
-    made = [boot(name=f"{prefix}-{i}", networks="none") for i in range(3)]
-    for server in made:
-        wait_status(demo_conn, server.id, "ACTIVE")
+    for i in range(3):
+        boot(name=f"{prefix}-{i}", networks="none")
     names = {s.name for s in demo_conn.compute.servers(name=f"^{prefix}")}
     assert names == {f"{prefix}-{i}" for i in range(3)}
     assert not list(demo_conn.compute.servers(name=f"^{prefix}", status="SHUTOFF"))
@@ -138,9 +85,8 @@ def test_list_filters_and_paging(boot, demo_conn, unique) -> None:
 
 def test_update_name_and_description(boot, demo_conn, http) -> None:
     server = boot(networks="none")
-    wait_status(demo_conn, server.id, "ACTIVE")
     r = http.put(
-        f"{SERVERS}/{server.id}",
+        f"{SERVERS}/{server['id']}",
         token=demo_conn.auth_token,
         headers={"OpenStack-API-Version": "compute 2.19"},
         json={"server": {"name": "renamed", "description": "new"}},
@@ -152,10 +98,9 @@ def test_update_name_and_description(boot, demo_conn, http) -> None:
 
 def test_update_before_2_75_returns_the_basic_view(boot, demo_conn, http) -> None:
     server = boot(networks="auto")
-    wait_status(demo_conn, server.id, "ACTIVE")
     token = demo_conn.auth_token
     old = http.put(
-        f"{SERVERS}/{server.id}",
+        f"{SERVERS}/{server['id']}",
         token=token,
         json={
             "server": {
@@ -170,7 +115,7 @@ def test_update_before_2_75_returns_the_basic_view(boot, demo_conn, http) -> Non
     (entry,) = old["addresses"]["private"]
     assert set(entry) == {"version", "addr"}
     new = http.put(
-        f"{SERVERS}/{server.id}", token=token, headers=LATEST, json={"server": {"name": "n2"}}
+        f"{SERVERS}/{server['id']}", token=token, headers=v("2.96"), json={"server": {"name": "n2"}}
     ).json()["server"]
     assert new["OS-EXT-STS:vm_state"] == "active"
     assert new["server_groups"] == []
@@ -178,22 +123,19 @@ def test_update_before_2_75_returns_the_basic_view(boot, demo_conn, http) -> Non
 
 def test_list_by_flavor(boot, demo_conn, unique) -> None:
     prefix = unique("flv")
-    nano = boot(name=f"{prefix}-a", networks="none")
+    boot(name=f"{prefix}-a", networks="none")
     micro = boot(name=f"{prefix}-b", networks="none", flavor_id="84")
-    for server in (nano, micro):
-        wait_status(demo_conn, server.id, "ACTIVE")
     found = {s.id for s in demo_conn.compute.servers(name=f"^{prefix}", flavor="84")}
-    assert found == {micro.id}
+    assert found == {micro["id"]}
 
 
 def test_delete_removes_ports_and_allocations(boot, demo_conn, admin_conn, http) -> None:
-    server = boot(networks="auto")
-    wait_status(demo_conn, server.id, "ACTIVE")
-    demo_conn.compute.delete_server(server.id)
-    wait_gone(demo_conn, server.id)
-    assert not list(demo_conn.network.ports(device_id=server.id))
+    sid = boot(networks="auto")["id"]
+    demo_conn.compute.delete_server(sid)
+    wait_gone(http, demo_conn.auth_token, sid)
+    assert not list(demo_conn.network.ports(device_id=sid))
     r = http.get(
-        f"/placement/allocations/{server.id}",
+        f"/placement/allocations/{sid}",
         token=admin_conn.auth_token,
         headers={"OpenStack-API-Version": "placement 1.28"},
     )
@@ -202,12 +144,12 @@ def test_delete_removes_ports_and_allocations(boot, demo_conn, admin_conn, http)
 
 
 def test_another_projects_server_is_not_found(boot, demo_conn, admin_conn, http, unique) -> None:
-    server = boot(networks="none")
+    server = boot(wait=False, networks="none")
     admin_own = admin_conn.compute.servers()  # admin's own project: demo's server absent
     assert server.id not in {s.id for s in admin_own}
     all_tenants = {s.id for s in admin_conn.compute.servers(all_projects=True)}
     assert server.id in all_tenants
-    other = _other_project_conn(admin_conn, unique)
+    other = other_project(admin_conn, unique)
     try:
         r = http.get(f"{SERVERS}/{server.id}", token=other.auth_token)
         assert r.status_code == 404
@@ -218,35 +160,16 @@ def test_another_projects_server_is_not_found(boot, demo_conn, admin_conn, http,
         other.close()
 
 
-def _other_project_conn(admin_conn: connection.Connection, unique: Callable[[str], str]) -> Any:
-    project = admin_conn.identity.create_project(name=unique("proj"), domain_id="default")
-    user = admin_conn.identity.create_user(
-        name=unique("user"), password="secret-pass-1", domain_id="default"
-    )
-    member = admin_conn.identity.find_role("member")
-    admin_conn.identity.assign_project_role_to_user(project, user, member)
-    return connection.Connection(
-        auth_url=admin_conn.session.auth.auth_url,
-        username=user.name,
-        password="secret-pass-1",
-        project_id=project.id,
-        user_domain_id="default",
-        project_domain_id="default",
-    )
-
-
-def test_no_valid_host_goes_to_error_with_a_fault(
-    admin_conn, demo_conn, server_image, unique
-) -> None:
+def test_no_valid_host_goes_to_error_with_a_fault(admin_conn, http, server_image, unique) -> None:
     flavor = admin_conn.compute.create_flavor(name=unique("huge"), ram=128, vcpus=1, disk=1_000_000)
     try:
         server = admin_conn.compute.create_server(
             name=unique("big"), flavor_id=flavor.id, image_id=server_image, networks="none"
         )
-        failed = wait_status(admin_conn, server.id, "ERROR")
-        assert "No valid host was found" in failed.fault["message"]
+        failed = wait_for(http, admin_conn.auth_token, server.id, "ERROR")
+        assert "No valid host was found" in failed["fault"]["message"]
         admin_conn.compute.delete_server(server.id)
-        wait_gone(admin_conn, server.id)
+        wait_gone(http, admin_conn.auth_token, server.id)
     finally:
         admin_conn.compute.delete_flavor(flavor.id)
 
