@@ -1,7 +1,8 @@
 """The metadata service over real HTTP, as a network's metadata proxy reaches it
 (``/metadata`` with the asking port's id, HMAC-signed): version lists, the signature
 check, a 404 naming a port that belongs to no instance, and servers made through the
-compute API reading their own OpenStack and EC2 metadata and nobody else's."""
+compute API reading their own OpenStack and EC2 metadata and nobody else's, and
+posting a password their owner reads through os-server-password."""
 
 from __future__ import annotations
 
@@ -28,15 +29,15 @@ SCRIPT = "#!/bin/sh\necho 'métadata ok' > /tmp/marker\n".encode()
 _cidrs = itertools.count(1)
 
 
-def md(http, cloud, port_id, path, *, signature=None):
-    """GET /metadata/<path> as the proxy forwards it for ``port_id``."""
+def md(http, cloud, port_id, path, *, signature=None, method="GET", content=None):
+    """GET (or ``method``) /metadata/<path> as the proxy forwards it for ``port_id``."""
     secret = (cloud.data_dir / "metadata_secret").read_text().strip()
     headers = {
         "X-Nubo-Port-Id": port_id,
         "X-Nubo-Port-Id-Signature": signature or sign(secret, port_id),
         "X-Forwarded-For": "10.0.0.5",
     }
-    return http.get("/metadata/" + path, token=None, headers=headers)
+    return http.request(method, "/metadata/" + path, token=None, headers=headers, content=content)
 
 
 def ok(response, content_type="text/plain"):
@@ -253,3 +254,26 @@ def test_each_port_sees_only_its_own_server(http, cloud, demo_conn, boot):
     gone = md(http, cloud, first_port.id, "openstack/latest/meta_data.json")
     assert gone.status_code == 404 and first_port.id in gone.json()["error"]["message"]
     assert md(http, cloud, second_port.id, "latest/meta-data/instance-id").status_code == 200
+
+
+def test_a_guest_posts_its_password_and_the_owner_reads_it(http, cloud, demo_conn, boot):
+    server, port = boot()
+    url = f"/compute/v2.1/servers/{server.id}/os-server-password"
+    token = demo_conn.auth_token
+    encrypted = base64.b64encode(uuid.uuid4().bytes * 16).decode()
+    path = "openstack/latest/password"
+    assert http.get(url, token=token).json() == {"password": ""}
+    assert md(http, cloud, port.id, path, method="POST", content=encrypted).status_code == 200
+    assert http.get(url, token=token).json() == {"password": encrypted}
+    ok(md(http, cloud, port.id, "openstack/2013-04-04/password"))
+    assert md(http, cloud, port.id, path).text == encrypted
+    # once only: a second post changes nothing
+    assert md(http, cloud, port.id, path, method="POST", content="other").status_code == 409
+    assert http.get(url, token=token).json() == {"password": encrypted}
+    # cleared by its owner, the guest may post again
+    assert http.delete(url, token=token).status_code == 204
+    assert md(http, cloud, port.id, path).text == ""
+    big = "x" * 1021
+    assert md(http, cloud, port.id, path, method="POST", content=big).status_code == 400
+    assert md(http, cloud, port.id, path, method="POST", content="again").status_code == 200
+    assert http.get(url, token=token).json() == {"password": "again"}
