@@ -9,9 +9,9 @@ its own with ``cloud_factory``.
 
 Fixtures other test modules rely on: ``cloud``, ``cloud_factory``, ``admin_conn``,
 ``demo_conn``, ``http``, ``http_for``, ``run_cli``, ``unique``, ``server_image`` and
-``boot`` (servers of the demo project). Helpers live in common.py, http_client.py (raw
-HTTP), servers.py (compute servers over raw HTTP) and pg.py (the throwaway PostgreSQL
-cluster).
+``boot`` (servers of the demo project), ``compute_member`` (a member of a fresh project).
+Helpers live in common.py, http_client.py (raw HTTP), compute.py (compute over raw HTTP)
+and pg.py (the throwaway PostgreSQL cluster).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ from .common import (
     in_ci,
     unique_name,
 )
+from .compute import QUOTAS, act, wait_for, wait_gone
 from .http_client import Http
 from .pg import PostgresCluster, find_pg_bindir
-from .servers import act, wait_for, wait_gone
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -477,3 +477,19 @@ def boot(
         demo_conn.compute.delete_server(server_id, ignore_missing=True)
     for server_id in made:
         wait_gone(http, demo_conn.auth_token, server_id)
+
+
+@pytest.fixture
+def compute_member(http: Http) -> Iterator[dict[str, Any]]:
+    """A member of a fresh project, whose compute quotas are the test's to change (reset
+    afterwards): ``project_id``, ``name`` (the project's), ``user_id`` and ``token``."""
+    project = http.make_project()
+    user = http.make_user(project_id=project["id"], role="member")
+    token = http.token(user["name"], user["password"], scope={"project": {"id": project["id"]}})
+    yield {
+        "project_id": project["id"],
+        "name": project["name"],
+        "user_id": user["id"],
+        "token": token,
+    }
+    http.delete(f"{QUOTAS}/{project['id']}")

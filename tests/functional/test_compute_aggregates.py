@@ -22,6 +22,8 @@ from nubo.db.base import utcnow
 from nubo.db.engine import Database
 from nubo.placement.service import PlacementService
 
+from .compute import nova_error, v
+
 NOVA = "/compute/v2.1"
 AGGREGATES = f"{NOVA}/os-aggregates"
 ZONES = f"{NOVA}/os-availability-zone"
@@ -30,18 +32,6 @@ RESOURCES = HostResources(
 )
 FIELDS = {"id", "name", "availability_zone", "created_at", "updated_at", "deleted_at",
           "deleted", "hosts", "metadata"}  # fmt: skip
-
-
-def mv(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def nova_error(r, status: int) -> str:
-    assert r.status_code == status, r.text
-    key = {400: "badRequest", 403: "forbidden", 404: "itemNotFound",
-           409: "conflictingRequest"}[status]  # fmt: skip
-    assert r.json()[key]["code"] == status
-    return str(r.json()[key]["message"])
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +72,7 @@ def aggregate(http, unique) -> Iterator[Callable[..., dict[str, Any]]]:
         body: dict[str, Any] = {"name": name or unique("agg")}
         if zone:
             body["availability_zone"] = zone
-        r = http.post(AGGREGATES, json={"aggregate": body}, headers=mv("2.41"))
+        r = http.post(AGGREGATES, json={"aggregate": body}, headers=v("2.41"))
         created: dict[str, Any] = http.expect(r, 200)["aggregate"]
         made.append(created["id"])
         return created
@@ -98,7 +88,7 @@ def aggregate(http, unique) -> Iterator[Callable[..., dict[str, Any]]]:
 
 
 def action(http, agg_id: int, body: dict[str, Any], version: str = "2.41"):
-    return http.post(f"{AGGREGATES}/{agg_id}/action", json=body, headers=mv(version))
+    return http.post(f"{AGGREGATES}/{agg_id}/action", json=body, headers=v(version))
 
 
 def test_create_show_update_delete(http, aggregate, unique):
@@ -106,13 +96,13 @@ def test_create_show_update_delete(http, aggregate, unique):
     # create answers without hosts and metadata (Nova's shape), with the uuid from 2.41
     assert set(created) == (FIELDS - {"hosts", "metadata"}) | {"uuid"}
     assert created["deleted"] is False and created["updated_at"] is None
-    shown = http.expect(http.get(f"{AGGREGATES}/{created['id']}", headers=mv("2.41")), 200)
+    shown = http.expect(http.get(f"{AGGREGATES}/{created['id']}", headers=v("2.41")), 200)
     agg = shown["aggregate"]
     assert set(agg) == FIELDS | {"uuid"} and agg["uuid"] == created["uuid"]
     assert agg["hosts"] == [] and agg["metadata"] == {
         "availability_zone": created["availability_zone"]
     }
-    old = http.expect(http.get(f"{AGGREGATES}/{created['id']}", headers=mv("2.40")), 200)
+    old = http.expect(http.get(f"{AGGREGATES}/{created['id']}", headers=v("2.40")), 200)
     assert "uuid" not in old["aggregate"]
     listed = http.expect(http.get(AGGREGATES), 200)["aggregates"]
     assert created["id"] in {a["id"] for a in listed}
@@ -238,12 +228,12 @@ def test_image_cache_request(http, aggregate):
     agg = aggregate()
     url = f"{AGGREGATES}/{agg['id']}/images"
     image = str(uuid.uuid4())
-    r = http.post(url, json={"cache": [{"id": image}]}, headers=mv("2.81"))
+    r = http.post(url, json={"cache": [{"id": image}]}, headers=v("2.81"))
     assert r.status_code == 202, r.text
-    r = http.post(url, json={"cache": [{"id": image}, {"id": image}]}, headers=mv("2.81"))
+    r = http.post(url, json={"cache": [{"id": image}, {"id": image}]}, headers=v("2.81"))
     assert nova_error(r, 400) == "Duplicate images in request"
-    nova_error(http.post(url, json={"cache": []}, headers=mv("2.81")), 400)
-    nova_error(http.post(url, json={"cache": [{"id": image}]}, headers=mv("2.80")), 404)
+    nova_error(http.post(url, json={"cache": []}, headers=v("2.81")), 400)
+    nova_error(http.post(url, json={"cache": [{"id": image}]}, headers=v("2.80")), 404)
 
 
 def test_members_are_forbidden(http, aggregate):

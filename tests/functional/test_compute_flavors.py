@@ -12,21 +12,9 @@ from typing import Any
 import pytest
 from openstack import exceptions as sdk_exc
 
+from .compute import nova_error, v
+
 FLAVORS = "/compute/v2.1/flavors"
-
-
-def mv(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def nova_error(response, status: int, key: str, message: str | None = None) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {key}, body
-    assert body[key]["code"] == status
-    if message is not None:
-        assert message in body[key]["message"], body
-    return str(body[key]["message"])
 
 
 @pytest.fixture
@@ -36,7 +24,7 @@ def make_flavor(http, unique) -> Iterator[Callable[..., dict[str, Any]]]:
 
     def make(version: str = "2.1", **fields: Any) -> dict[str, Any]:
         body = {"name": unique("flv"), "ram": 64, "vcpus": 1, "disk": 1, **fields}
-        r = http.post(FLAVORS, json={"flavor": body}, headers=mv(version))
+        r = http.post(FLAVORS, json={"flavor": body}, headers=v(version))
         flavor: dict[str, Any] = http.expect(r, 200)["flavor"]
         made.append(flavor["id"])
         return flavor
@@ -81,13 +69,13 @@ def test_body_at_each_microversion(http, make_flavor):
         {"rel": "self", "href": f"{base}/v2.1/flavors/{flavor_id}"},
         {"rel": "bookmark", "href": f"{base}/flavors/{flavor_id}"},
     ]
-    v255 = http.expect(http.get(f"{FLAVORS}/{flavor_id}", headers=mv("2.55")), 200)["flavor"]
+    v255 = http.expect(http.get(f"{FLAVORS}/{flavor_id}", headers=v("2.55")), 200)["flavor"]
     assert v255["description"] is None and "extra_specs" not in v255
-    v261 = http.expect(http.get(f"{FLAVORS}/{flavor_id}", headers=mv("2.61")), 200)["flavor"]
+    v261 = http.expect(http.get(f"{FLAVORS}/{flavor_id}", headers=v("2.61")), 200)["flavor"]
     assert v261["extra_specs"] == {} and v261["swap"] == ""
-    v275 = http.expect(http.get(f"{FLAVORS}/{flavor_id}", headers=mv("2.75")), 200)["flavor"]
+    v275 = http.expect(http.get(f"{FLAVORS}/{flavor_id}", headers=v("2.75")), 200)["flavor"]
     assert v275["swap"] == 0
-    brief = http.expect(http.get(FLAVORS, headers=mv("2.55")), 200)["flavors"]
+    brief = http.expect(http.get(FLAVORS, headers=v("2.55")), 200)["flavors"]
     entry = next(f for f in brief if f["id"] == flavor_id)
     assert set(entry) == {"id", "name", "links", "description"}
     old_brief = http.expect(http.get(FLAVORS), 200)["flavors"]
@@ -146,7 +134,7 @@ def test_create_validation(http, unique, fields, drop, version, needle):
     body = {"name": unique("bad"), "ram": 64, "vcpus": 1, "disk": 1, **fields}
     if drop:
         body.pop(drop)
-    r = http.post(FLAVORS, json={"flavor": body}, headers=mv(version))
+    r = http.post(FLAVORS, json={"flavor": body}, headers=v(version))
     assert needle in nova_error(r, 400, "badRequest")
 
 
@@ -183,7 +171,7 @@ def test_members_cannot_manage_flavors(http, make_flavor, unique):
         f"{FLAVORS}/{flavor['id']}",
         json={"flavor": {"description": "x"}},
         token=token,
-        headers=mv("2.55"),
+        headers=v("2.55"),
     )
     nova_error(r, 403, "forbidden")
     r = http.post(f"{FLAVORS}/{flavor['id']}/os-extra_specs", json={"extra_specs": {"a": "b"}},
@@ -207,18 +195,18 @@ def test_delete(http, unique):
 def test_update_description(http, make_flavor):
     flavor = make_flavor("2.55", description="before")
     url = f"{FLAVORS}/{flavor['id']}"
-    r = http.put(url, json={"flavor": {"description": "after"}}, headers=mv("2.55"))
+    r = http.put(url, json={"flavor": {"description": "after"}}, headers=v("2.55"))
     assert http.expect(r, 200)["flavor"]["description"] == "after"
-    shown = http.expect(http.get(url, headers=mv("2.55")), 200)["flavor"]
+    shown = http.expect(http.get(url, headers=v("2.55")), 200)["flavor"]
     assert shown["description"] == "after"
-    r = http.put(url, json={"flavor": {"description": None}}, headers=mv("2.61"))
+    r = http.put(url, json={"flavor": {"description": None}}, headers=v("2.61"))
     updated = http.expect(r, 200)["flavor"]
     assert updated["description"] is None and updated["extra_specs"] == {}
     # not before 2.55, and nothing but the description
     nova_error(http.put(url, json={"flavor": {"description": "x"}}), 404, "itemNotFound")
-    r = http.put(url, json={"flavor": {"name": "x"}}, headers=mv("2.55"))
+    r = http.put(url, json={"flavor": {"name": "x"}}, headers=v("2.55"))
     nova_error(r, 400, "badRequest")
-    r = http.put(f"{FLAVORS}/nope", json={"flavor": {"description": "x"}}, headers=mv("2.55"))
+    r = http.put(f"{FLAVORS}/nope", json={"flavor": {"description": "x"}}, headers=v("2.55"))
     nova_error(r, 404, "itemNotFound")
 
 
@@ -286,7 +274,7 @@ def test_access_errors(http, make_flavor):
         "itemNotFound",
         "Access list not available for public flavors.",
     )
-    r = http.post(f"{FLAVORS}/{public['id']}/action", json=add, headers=mv("2.7"))
+    r = http.post(f"{FLAVORS}/{public['id']}/action", json=add, headers=v("2.7"))
     nova_error(r, 409, "conflictingRequest", "Can not add access to a public flavor.")
     r = http.post(f"{FLAVORS}/{private['id']}/action",
                   json={"addTenantAccess": {"tenant": "no-such-project"}})  # fmt: skip
@@ -342,8 +330,8 @@ def test_filters_sorting_and_pages(http, make_flavor, unique):
     nova_error(http.get(FLAVORS, params={"sort_dir": "up"}), 400, "badRequest", "sort_dir")
     nova_error(http.get(FLAVORS, params={"limit": "-1"}), 400, "badRequest", "limit")
     # unknown parameters: ignored before 2.75, refused from it
-    http.expect(http.get(FLAVORS, params={"color": "red"}, headers=mv("2.74")), 200)
-    r = http.get(FLAVORS, params={"color": "red"}, headers=mv("2.75"))
+    http.expect(http.get(FLAVORS, params={"color": "red"}, headers=v("2.74")), 200)
+    r = http.get(FLAVORS, params={"color": "red"}, headers=v("2.75"))
     nova_error(r, 400, "badRequest", "color")
 
 
@@ -361,9 +349,9 @@ def test_extra_specs_crud(http, make_flavor):
     assert http.expect(http.get(f"{url}/custom:size"), 200) == {"custom:size": "5"}
     r = http.put(f"{url}/hw:cpu_policy", json={"hw:cpu_policy": "dedicated"})
     assert http.expect(r, 200) == {"hw:cpu_policy": "dedicated"}
-    shown = http.expect(http.get(f"{FLAVORS}/{flavor['id']}", headers=mv("2.61")), 200)
+    shown = http.expect(http.get(f"{FLAVORS}/{flavor['id']}", headers=v("2.61")), 200)
     assert shown["flavor"]["extra_specs"]["hw:cpu_policy"] == "dedicated"
-    listed = http.expect(http.get(f"{FLAVORS}/detail", headers=mv("2.61")), 200)["flavors"]
+    listed = http.expect(http.get(f"{FLAVORS}/detail", headers=v("2.61")), 200)["flavors"]
     assert next(f for f in listed if f["id"] == flavor["id"])["extra_specs"]["custom:size"] == "5"
 
     assert http.delete(f"{url}/custom:size").status_code == 200
@@ -408,9 +396,9 @@ def test_extra_specs_validated_from_286(http, make_flavor):
         ({"resources:VCPU": "x"}, "not a valid integer"),
         ({"trait:HW_CPU_X86_AVX": "sometimes"}, "is not one of"),
     ):
-        old = http.post(url, json={"extra_specs": specs}, headers=mv("2.85"))
+        old = http.post(url, json={"extra_specs": specs}, headers=v("2.85"))
         http.expect(old, 200)
-        new = http.post(url, json={"extra_specs": specs}, headers=mv("2.86"))
+        new = http.post(url, json={"extra_specs": specs}, headers=v("2.86"))
         assert needle in nova_error(new, 400, "badRequest")
     fine = {
         "hw:cpu_policy": "dedicated",
@@ -420,7 +408,7 @@ def test_extra_specs_validated_from_286(http, make_flavor):
         "aggregate_instance_extra_specs:ssd": "true",
         "no_namespace": "anything",
     }
-    http.expect(http.post(url, json={"extra_specs": fine}, headers=mv("2.86")), 200)
+    http.expect(http.post(url, json={"extra_specs": fine}, headers=v("2.86")), 200)
 
 
 # -- the clients ---------------------------------------------------------------------------

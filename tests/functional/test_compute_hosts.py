@@ -26,6 +26,8 @@ from nubo.db.base import utcnow
 from nubo.db.engine import Database
 from nubo.placement.service import PlacementService
 
+from .compute import nova_error, v
+
 NOVA = "/compute/v2.1"
 SERVICES = f"{NOVA}/os-services"
 HYPERVISORS = f"{NOVA}/os-hypervisors"
@@ -39,19 +41,6 @@ SERVICE_FIELDS = {"id", "binary", "host", "zone", "status", "state", "updated_at
 OLD_FIGURES = {"vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used",
                "local_gb_used", "free_ram_mb", "free_disk_gb", "current_workload",
                "running_vms", "disk_available_least", "cpu_info"}  # fmt: skip
-
-
-def mv(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def nova_error(r, status: int) -> str:
-    assert r.status_code == status, r.text
-    key = {400: "badRequest", 403: "forbidden", 404: "itemNotFound", 409: "conflictingRequest",
-           501: "notImplemented"}[status]  # fmt: skip
-    body = r.json()[key]
-    assert body["code"] == status
-    return str(body["message"])
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +93,7 @@ def add_server(live, host: str, project: str | None = None, **flavor: int) -> st
 
 
 def services_of(http, host: str, version: str = "2.53") -> list[dict[str, Any]]:
-    r = http.get(f"{SERVICES}?host={host}", headers=mv(version))
+    r = http.get(f"{SERVICES}?host={host}", headers=v(version))
     return list(http.expect(r, 200)["services"])
 
 
@@ -148,25 +137,25 @@ def test_update_service_v253(http, new_host):
     host = new_host()
     url = f"{SERVICES}/{host['service_uuid']}"
     body = {"status": "disabled", "disabled_reason": "maintenance"}
-    shown = http.expect(http.put(url, json=body, headers=mv("2.53")), 200)["service"]
+    shown = http.expect(http.put(url, json=body, headers=v("2.53")), 200)["service"]
     assert set(shown) == SERVICE_FIELDS
     assert shown["status"] == "disabled" and shown["disabled_reason"] == "maintenance"
     assert services_of(http, host["name"])[0]["status"] == "disabled"
-    shown = http.expect(http.put(url, json={"forced_down": True}, headers=mv("2.53")), 200)
+    shown = http.expect(http.put(url, json={"forced_down": True}, headers=v("2.53")), 200)
     assert shown["service"]["forced_down"] is True and shown["service"]["state"] == "down"
     body = {"status": "enabled", "forced_down": "false"}
-    shown = http.expect(http.put(url, json=body, headers=mv("2.53")), 200)["service"]
+    shown = http.expect(http.put(url, json=body, headers=v("2.53")), 200)["service"]
     assert (shown["status"], shown["state"], shown["disabled_reason"]) == ("enabled", "up", None)
 
-    message = nova_error(http.put(url, json={}, headers=mv("2.53")), 400)
+    message = nova_error(http.put(url, json={}, headers=v("2.53")), 400)
     assert "No updates were requested" in message
     body = {"status": "enabled", "disabled_reason": "x"}
-    assert "disabled_reason" in nova_error(http.put(url, json=body, headers=mv("2.53")), 400)
-    assert "status" in nova_error(http.put(url, json={"status": "off"}, headers=mv("2.53")), 400)
-    r = http.put(f"{SERVICES}/not-a-uuid", json={"status": "enabled"}, headers=mv("2.53"))
+    assert "disabled_reason" in nova_error(http.put(url, json=body, headers=v("2.53")), 400)
+    assert "status" in nova_error(http.put(url, json={"status": "off"}, headers=v("2.53")), 400)
+    r = http.put(f"{SERVICES}/not-a-uuid", json={"status": "enabled"}, headers=v("2.53"))
     assert nova_error(r, 400) == "Invalid uuid not-a-uuid"
     missing = str(uuid.uuid4())
-    r = http.put(f"{SERVICES}/{missing}", json={"status": "enabled"}, headers=mv("2.53"))
+    r = http.put(f"{SERVICES}/{missing}", json={"status": "enabled"}, headers=v("2.53"))
     assert nova_error(r, 404) == f"Service {missing} could not be found."
 
 
@@ -178,7 +167,7 @@ def test_only_compute_services_can_be_updated(http, live):
             s for s in services_of(http, "functional-api-host") if s["binary"] == "nova-scheduler"
         ]
         assert sched["zone"] == "internal"
-        r = http.put(f"{SERVICES}/{sched['id']}", json={"status": "disabled"}, headers=mv("2.53"))
+        r = http.put(f"{SERVICES}/{sched['id']}", json={"status": "disabled"}, headers=v("2.53"))
         assert "Only nova-compute services can be updated" in nova_error(r, 400)
     finally:
         with live.db.session() as s:
@@ -188,29 +177,29 @@ def test_only_compute_services_can_be_updated(http, live):
 def test_update_service_before_253(http, new_host):
     host = new_host()
     who = {"host": host["name"], "binary": "nova-compute"}
-    r = http.put(f"{SERVICES}/disable", json=who, headers=mv("2.11"))
+    r = http.put(f"{SERVICES}/disable", json=who, headers=v("2.11"))
     assert http.expect(r, 200) == {"service": {**who, "status": "disabled"}}
     body = {**who, "disabled_reason": "fan broken"}
-    r = http.put(f"{SERVICES}/disable-log-reason", json=body, headers=mv("2.11"))
+    r = http.put(f"{SERVICES}/disable-log-reason", json=body, headers=v("2.11"))
     assert http.expect(r, 200)["service"] == {**body, "status": "disabled"}
     (service,) = services_of(http, host["name"], "2.11")
     assert service["disabled_reason"] == "fan broken"
-    r = http.put(f"{SERVICES}/force-down", json={**who, "forced_down": True}, headers=mv("2.11"))
+    r = http.put(f"{SERVICES}/force-down", json={**who, "forced_down": True}, headers=v("2.11"))
     assert http.expect(r, 200)["service"] == {**who, "forced_down": True}
     assert services_of(http, host["name"])[0]["state"] == "down"
-    r = http.put(f"{SERVICES}/enable", json=who, headers=mv("2.11"))
+    r = http.put(f"{SERVICES}/enable", json=who, headers=v("2.11"))
     assert http.expect(r, 200)["service"]["status"] == "enabled"
 
     # force-down is 2.11; unknown actions, bad bodies, unknown hosts
-    r = http.put(f"{SERVICES}/force-down", json={**who, "forced_down": False}, headers=mv("2.10"))
+    r = http.put(f"{SERVICES}/force-down", json={**who, "forced_down": False}, headers=v("2.10"))
     assert nova_error(r, 404) == "Unknown action"
     assert "Missing disabled reason" in nova_error(
-        http.put(f"{SERVICES}/disable-log-reason", json=who, headers=mv("2.11")), 400
+        http.put(f"{SERVICES}/disable-log-reason", json=who, headers=v("2.11")), 400
     )
     assert "host" in nova_error(
-        http.put(f"{SERVICES}/enable", json={"binary": "nova-compute"}, headers=mv("2.11")), 400
+        http.put(f"{SERVICES}/enable", json={"binary": "nova-compute"}, headers=v("2.11")), 400
     )
-    r = http.put(f"{SERVICES}/enable", json={**who, "host": "nowhere"}, headers=mv("2.11"))
+    r = http.put(f"{SERVICES}/enable", json={**who, "host": "nowhere"}, headers=v("2.11"))
     assert "nowhere" in nova_error(r, 404)
 
 
@@ -219,20 +208,20 @@ def test_delete_compute_service(http, live, new_host):
     other = new_host()
     server = add_server(live, host["name"])
     url = f"{SERVICES}/{host['service_uuid']}"
-    assert "hosting instances" in nova_error(http.delete(url, headers=mv("2.53")), 409)
+    assert "hosting instances" in nova_error(http.delete(url, headers=v("2.53")), 409)
     with live.db.session() as s:
         s.execute(update(m.Server).where(m.Server.id == server).values(deleted_at=utcnow()))
-    assert http.delete(url, headers=mv("2.53")).status_code == 204
+    assert http.delete(url, headers=v("2.53")).status_code == 204
     assert services_of(http, host["name"]) == []
-    r = http.get(f"{HYPERVISORS}/{host['node_uuid']}", headers=mv("2.53"))
+    r = http.get(f"{HYPERVISORS}/{host['node_uuid']}", headers=v("2.53"))
     nova_error(r, 404)
     # its resource provider went with it
     r = http.get(f"/placement/resource_providers/{host['node_uuid']}")
     assert r.status_code == 404, r.text
-    nova_error(http.delete(url, headers=mv("2.53")), 404)
+    nova_error(http.delete(url, headers=v("2.53")), 404)
     # integer ids before 2.53
-    assert "integer" in nova_error(http.delete(f"{SERVICES}/abc", headers=mv("2.52")), 400)
-    r = http.delete(f"{SERVICES}/{other['service_id']}", headers=mv("2.52"))
+    assert "integer" in nova_error(http.delete(f"{SERVICES}/abc", headers=v("2.52")), 400)
+    r = http.delete(f"{SERVICES}/{other['service_id']}", headers=v("2.52"))
     assert r.status_code == 204, r.text
 
 
@@ -250,7 +239,7 @@ def test_admin_apis_are_forbidden_to_members(http, new_host):
         ("GET", f"{ZONES}/detail"),
     ]:
         kwargs = {"json": {"status": "disabled"}} if method == "PUT" else {}
-        r = http.request(method, path, token=demo, headers=mv("2.53"), **kwargs)
+        r = http.request(method, path, token=demo, headers=v("2.53"), **kwargs)
         assert "os_compute_api:" in nova_error(r, 403), path
     # nothing changed
     assert services_of(http, host["name"])[0]["status"] == "enabled"
@@ -261,11 +250,11 @@ def test_admin_apis_are_forbidden_to_members(http, new_host):
 
 def test_hypervisor_list_and_detail(http, live, new_host):
     host = new_host()
-    listed = http.expect(http.get(HYPERVISORS, headers=mv("2.53")), 200)["hypervisors"]
+    listed = http.expect(http.get(HYPERVISORS, headers=v("2.53")), 200)["hypervisors"]
     mine = [h for h in listed if h["hypervisor_hostname"] == host["name"]]
     assert mine == [{"id": host["node_uuid"], "hypervisor_hostname": host["name"],
                      "state": "up", "status": "enabled"}]  # fmt: skip
-    detail = http.expect(http.get(f"{HYPERVISORS}/detail", headers=mv("2.53")), 200)
+    detail = http.expect(http.get(f"{HYPERVISORS}/detail", headers=v("2.53")), 200)
     (shown,) = [h for h in detail["hypervisors"] if h["id"] == host["node_uuid"]]
     assert shown["hypervisor_type"] == "fake" and shown["hypervisor_version"] == 1001
     assert shown["host_ip"] == "192.0.2.44"
@@ -275,7 +264,7 @@ def test_hypervisor_list_and_detail(http, live, new_host):
     assert (shown["vcpus"], shown["memory_mb"], shown["local_gb"]) == (4, 8192, 40)
     assert shown["running_vms"] == 0 and shown["vcpus_used"] == 0
     # integer ids and cpu_info as a JSON string before 2.28
-    old = http.expect(http.get(f"{HYPERVISORS}/detail", headers=mv("2.27")), 200)
+    old = http.expect(http.get(f"{HYPERVISORS}/detail", headers=v("2.27")), 200)
     (shown,) = [h for h in old["hypervisors"] if h["id"] == host["node_id"]]
     assert isinstance(shown["cpu_info"], str) and '"arch"' in shown["cpu_info"]
 
@@ -284,61 +273,61 @@ def test_hypervisor_show_counts_its_servers(http, live, new_host):
     host = new_host()
     server = add_server(live, host["name"], vcpus=2, memory_mb=1024, root_gb=10)
     url = f"{HYPERVISORS}/{host['node_uuid']}"
-    shown = http.expect(http.get(url, headers=mv("2.53")), 200)["hypervisor"]
+    shown = http.expect(http.get(url, headers=v("2.53")), 200)["hypervisor"]
     assert shown["vcpus_used"] == 2 and shown["running_vms"] == 1
     assert shown["local_gb_used"] == 10 and shown["free_disk_gb"] == 30
     assert (
         shown["memory_mb_used"] >= 1024 and shown["free_ram_mb"] == 8192 - shown["memory_mb_used"]
     )
     assert "servers" not in shown
-    shown = http.expect(http.get(f"{url}?with_servers=true", headers=mv("2.53")), 200)
+    shown = http.expect(http.get(f"{url}?with_servers=true", headers=v("2.53")), 200)
     assert shown["hypervisor"]["servers"] == [{"name": f"vm-{host['name']}", "uuid": server}]
     # 2.88: no resource figures, an uptime field instead
-    shown = http.expect(http.get(url, headers=mv("2.88")), 200)["hypervisor"]
+    shown = http.expect(http.get(url, headers=v("2.88")), 200)["hypervisor"]
     assert not OLD_FIGURES & set(shown)
     assert "uptime" in shown and shown["uptime"] is None
     # integer ids before 2.53
-    shown = http.expect(http.get(f"{HYPERVISORS}/{host['node_id']}", headers=mv("2.52")), 200)
+    shown = http.expect(http.get(f"{HYPERVISORS}/{host['node_id']}", headers=v("2.52")), 200)
     assert shown["hypervisor"]["hypervisor_hostname"] == host["name"]
 
 
 def test_hypervisor_errors(http, new_host):
     host = new_host()
-    assert nova_error(http.get(f"{HYPERVISORS}/nope", headers=mv("2.53")), 400) == (
+    assert nova_error(http.get(f"{HYPERVISORS}/nope", headers=v("2.53")), 400) == (
         "Invalid uuid nope"
     )
     missing = str(uuid.uuid4())
-    r = http.get(f"{HYPERVISORS}/{missing}", headers=mv("2.53"))
+    r = http.get(f"{HYPERVISORS}/{missing}", headers=v("2.53"))
     assert nova_error(r, 404) == f"Hypervisor with ID '{missing}' could not be found."
-    nova_error(http.get(f"{HYPERVISORS}/{host['node_uuid']}", headers=mv("2.52")), 404)
-    r = http.get(f"{HYPERVISORS}?with_servers=maybe", headers=mv("2.53"))
+    nova_error(http.get(f"{HYPERVISORS}/{host['node_uuid']}", headers=v("2.52")), 404)
+    r = http.get(f"{HYPERVISORS}?with_servers=maybe", headers=v("2.53"))
     assert "with_servers" in nova_error(r, 400)
-    assert "bogus" in nova_error(http.get(f"{HYPERVISORS}?bogus=1", headers=mv("2.53")), 400)
-    r = http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern=cn&limit=1", headers=mv("2.53"))
+    assert "bogus" in nova_error(http.get(f"{HYPERVISORS}?bogus=1", headers=v("2.53")), 400)
+    r = http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern=cn&limit=1", headers=v("2.53"))
     assert "Paging over hypervisors" in nova_error(r, 400)
-    r = http.get(f"{HYPERVISORS}?marker={missing}", headers=mv("2.53"))
+    r = http.get(f"{HYPERVISORS}?marker={missing}", headers=v("2.53"))
     assert "not found" in nova_error(r, 400)
-    r = http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern=zz-none", headers=mv("2.53"))
+    r = http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern=zz-none", headers=v("2.53"))
     assert "No hypervisor matching" in nova_error(r, 404)
 
 
 def test_hypervisor_pattern_and_paging(http, new_host):
     first, second = new_host(), new_host()
-    r = http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern={first['name']}", headers=mv("2.53"))
+    r = http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern={first['name']}", headers=v("2.53"))
     found = http.expect(r, 200)
     assert [h["id"] for h in found["hypervisors"]] == [first["node_uuid"]]
     assert "hypervisors_links" not in found
     # before 2.53 the pattern is a path segment
-    r = http.get(f"{HYPERVISORS}/{second['name']}/search", headers=mv("2.52"))
+    r = http.get(f"{HYPERVISORS}/{second['name']}/search", headers=v("2.52"))
     assert [h["id"] for h in http.expect(r, 200)["hypervisors"]] == [second["node_id"]]
-    r = http.get(f"{HYPERVISORS}/{second['name']}/servers", headers=mv("2.52"))
+    r = http.get(f"{HYPERVISORS}/{second['name']}/servers", headers=v("2.52"))
     assert http.expect(r, 200)["hypervisors"][0]["hypervisor_hostname"] == second["name"]
-    nova_error(http.get(f"{HYPERVISORS}/{second['name']}/search", headers=mv("2.53")), 404)
+    nova_error(http.get(f"{HYPERVISORS}/{second['name']}/search", headers=v("2.53")), 404)
     # walk every page of one
     seen: list[str] = []
     url = f"{HYPERVISORS}?limit=1"
     while url:
-        page = http.expect(http.get(url, headers=mv("2.53")), 200)
+        page = http.expect(http.get(url, headers=v("2.53")), 200)
         assert len(page["hypervisors"]) <= 1
         seen += [h["id"] for h in page["hypervisors"]]
         links = page.get("hypervisors_links", [])
@@ -352,24 +341,24 @@ def test_statistics_and_uptime_end_at_288(http, new_host):
                                   hypervisor_version=1))  # fmt: skip
     stats = http.expect(http.get(f"{HYPERVISORS}/statistics"), 200)["hypervisor_statistics"]
     assert stats["count"] >= 1 and stats["vcpus"] >= 3 and stats["local_gb"] >= 7
-    nova_error(http.get(f"{HYPERVISORS}/statistics", headers=mv("2.88")), 404)
+    nova_error(http.get(f"{HYPERVISORS}/statistics", headers=v("2.88")), 404)
     url = f"{HYPERVISORS}/{host['node_uuid']}/uptime"
-    nova_error(http.get(url, headers=mv("2.88")), 404)
+    nova_error(http.get(url, headers=v("2.88")), 404)
     # only the cloud's own host knows its uptime
-    nova_error(http.get(url, headers=mv("2.53")), 501)
+    nova_error(http.get(url, headers=v("2.53")), 501)
 
 
 def test_cloud_host_uptime(http, live):
     """Cloud's own host: needs the compute agent to have registered it."""
     listed = http.expect(
-        http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern={live.host}", headers=mv("2.53")),
+        http.get(f"{HYPERVISORS}?hypervisor_hostname_pattern={live.host}", headers=v("2.53")),
         200,
     )["hypervisors"]
     (own,) = [h for h in listed if h["hypervisor_hostname"] == live.host]
-    r = http.get(f"{HYPERVISORS}/{own['id']}/uptime", headers=mv("2.53"))
+    r = http.get(f"{HYPERVISORS}/{own['id']}/uptime", headers=v("2.53"))
     body = http.expect(r, 200)["hypervisor"]
     assert "load average" in body["uptime"]
-    shown = http.expect(http.get(f"{HYPERVISORS}/{own['id']}", headers=mv("2.88")), 200)
+    shown = http.expect(http.get(f"{HYPERVISORS}/{own['id']}", headers=v("2.88")), 200)
     assert "load average" in shown["hypervisor"]["uptime"]
 
 
@@ -401,7 +390,7 @@ def test_availability_zones(http, live, new_host):
 
 def test_cloud_host_services(http, live):
     """Cloud's own host: compute, scheduler and conductor (needs the agent wired)."""
-    listed = http.expect(http.get(f"{SERVICES}?host={live.host}", headers=mv("2.53")), 200)
+    listed = http.expect(http.get(f"{SERVICES}?host={live.host}", headers=v("2.53")), 200)
     by_binary = {s["binary"]: s for s in listed["services"]}
     assert {"nova-compute", "nova-scheduler", "nova-conductor"} <= set(by_binary)
     assert by_binary["nova-compute"]["state"] == "up"
@@ -473,13 +462,13 @@ def test_os_hosts_list_and_zones(http, live, new_host):
     assert len(http.expect(http.get(f"{HOSTS}?zone="), 200)["hosts"]) == len(listed)
     # disabled services are left out, as in Nova
     r = http.put(f"{SERVICES}/{host['service_uuid']}", json={"status": "disabled"},
-                 headers=mv("2.53"))  # fmt: skip
+                 headers=v("2.53"))  # fmt: skip
     http.expect(r, 200)
     listed = http.expect(http.get(HOSTS), 200)["hosts"]
     assert host["name"] not in {h["host_name"] for h in listed}
     # gone from 2.43
-    nova_error(http.get(HOSTS, headers=mv("2.43")), 404)
-    http.expect(http.get(HOSTS, headers=mv("2.42")), 200)
+    nova_error(http.get(HOSTS, headers=v("2.43")), 404)
+    http.expect(http.get(HOSTS, headers=v("2.42")), 200)
 
 
 def test_os_hosts_show_sums_servers_by_project(http, live, new_host):
@@ -502,7 +491,7 @@ def test_os_hosts_show_sums_servers_by_project(http, live, new_host):
     assert (cpu, disk) == (4, 21) and memory >= 1792
     r = http.get(f"{HOSTS}/nonexistent_hostname")
     assert nova_error(r, 404) == "Compute host nonexistent_hostname could not be found."
-    nova_error(http.get(f"{HOSTS}/{name}", headers=mv("2.43")), 404)
+    nova_error(http.get(f"{HOSTS}/{name}", headers=v("2.43")), 404)
 
 
 def test_os_hosts_update(http, new_host):
@@ -530,7 +519,7 @@ def test_os_hosts_update(http, new_host):
     r = http.put(url, json={"status": "disable", "maintenance_mode": "enable"})
     assert nova_error(r, 501) == "The requested functionality is not supported."
     assert services_of(http, host["name"])[0]["status"] == "enabled"
-    nova_error(http.put(url, json={"status": "disable"}, headers=mv("2.43")), 404)
+    nova_error(http.put(url, json={"status": "disable"}, headers=v("2.43")), 404)
 
 
 def test_os_hosts_power_actions(http, new_host):
@@ -539,7 +528,7 @@ def test_os_hosts_power_actions(http, new_host):
         nova_error(http.get(f"{HOSTS}/nonexistent_hostname/{action}"), 404)
         r = http.get(f"{HOSTS}/{host['name']}/{action}")
         assert nova_error(r, 501) == "The requested functionality is not supported."
-        nova_error(http.get(f"{HOSTS}/{host['name']}/{action}", headers=mv("2.43")), 404)
+        nova_error(http.get(f"{HOSTS}/{host['name']}/{action}", headers=v("2.43")), 404)
 
 
 def test_os_hosts_are_admin_only(http, new_host):

@@ -7,14 +7,14 @@ the key_pairs quota."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from openstack import exceptions as sdk_exc
 
+from .compute import QUOTAS, nova_error, v
+
 KEYPAIRS = "/compute/v2.1/os-keypairs"
-QUOTAS = "/compute/v2.1/os-quota-sets"
 
 # made with ssh-keygen; MD5 fingerprint from `ssh-keygen -l -E md5`
 ED25519 = (
@@ -38,80 +38,56 @@ XCsuYEwwTtdLuRNWYVxvQBUZAtdUlif5mkiu4aySFweQjmWDh9H5m6QXrY9efNph
 CERT_SHA1 = "b4:cd:b4:5c:12:8b:0c:46:5a:11:29:06:a7:59:62:16:b1:67:c2:08"
 
 
-def mv(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def nova_error(response, status: int, key: str, message: str | None = None) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {key}, body
-    assert body[key]["code"] == status
-    if message is not None:
-        assert message in body[key]["message"], body
-    return str(body[key]["message"])
-
-
-@pytest.fixture
-def member(http) -> Iterator[dict[str, Any]]:
-    """A fresh user with member on a fresh project (keypairs and quotas of its own)."""
-    project = http.make_project()
-    user = http.make_user(project_id=project["id"], role="member")
-    token = http.token(user["name"], user["password"], scope={"project": {"id": project["id"]}})
-    yield {"user_id": user["id"], "project_id": project["id"], "token": token}
-    http.delete(f"{QUOTAS}/{project['id']}")
-
-
 def create(http, token, version="2.2", **fields: Any):
-    return http.post(KEYPAIRS, json={"keypair": fields}, token=token, headers=mv(version))
+    return http.post(KEYPAIRS, json={"keypair": fields}, token=token, headers=v(version))
 
 
 def names(http, token, version="2.2", **params: Any) -> list[str]:
-    r = http.get(KEYPAIRS, token=token, params=params, headers=mv(version))
+    r = http.get(KEYPAIRS, token=token, params=params, headers=v(version))
     return [k["keypair"]["name"] for k in http.expect(r, 200)["keypairs"]]
 
 
 # -- import and generation -----------------------------------------------------------------
 
 
-def test_import_show_list_delete(http, member):
-    token = member["token"]
+def test_import_show_list_delete(http, compute_member):
+    token = compute_member["token"]
     created = http.expect(create(http, token, name="mine", public_key=ED25519), 201)["keypair"]
     assert created == {
         "name": "mine",
         "public_key": ED25519,
         "fingerprint": ED25519_MD5,
-        "user_id": member["user_id"],
+        "user_id": compute_member["user_id"],
         "type": "ssh",
     }
-    shown = http.expect(http.get(f"{KEYPAIRS}/mine", token=token, headers=mv("2.2")), 200)
+    shown = http.expect(http.get(f"{KEYPAIRS}/mine", token=token, headers=v("2.2")), 200)
     key = shown["keypair"]
     assert key["fingerprint"] == ED25519_MD5 and key["type"] == "ssh"
-    assert key["user_id"] == member["user_id"] and isinstance(key["id"], int)
+    assert key["user_id"] == compute_member["user_id"] and isinstance(key["id"], int)
     assert key["deleted"] is False and key["deleted_at"] is None and key["updated_at"] is None
     assert key["created_at"].startswith("20") and "T" in key["created_at"]
-    listed = http.expect(http.get(KEYPAIRS, token=token, headers=mv("2.2")), 200)
+    listed = http.expect(http.get(KEYPAIRS, token=token, headers=v("2.2")), 200)
     assert listed == {
         "keypairs": [
             {"keypair": {"name": "mine", "public_key": ED25519, "fingerprint": ED25519_MD5,
                          "type": "ssh"}}
         ]
     }  # fmt: skip
-    assert http.delete(f"{KEYPAIRS}/mine", token=token, headers=mv("2.2")).status_code == 204
+    assert http.delete(f"{KEYPAIRS}/mine", token=token, headers=v("2.2")).status_code == 204
     nova_error(
         http.get(f"{KEYPAIRS}/mine", token=token),
         404,
         "itemNotFound",
-        f"Keypair mine not found for user {member['user_id']}",
+        f"Keypair mine not found for user {compute_member['user_id']}",
     )
     nova_error(http.delete(f"{KEYPAIRS}/mine", token=token), 404, "itemNotFound")
 
 
-def test_bodies_and_codes_before_2_2(http, member):
-    token = member["token"]
+def test_bodies_and_codes_before_2_2(http, compute_member):
+    token = compute_member["token"]
     r = create(http, token, version="2.1", name="old", public_key=ED25519)
     created = http.expect(r, 200)["keypair"]
-    assert "type" not in created and created["user_id"] == member["user_id"]
+    assert "type" not in created and created["user_id"] == compute_member["user_id"]
     shown = http.expect(http.get(f"{KEYPAIRS}/old", token=token), 200)["keypair"]
     assert "type" not in shown
     # type is not a 2.1 field
@@ -120,8 +96,8 @@ def test_bodies_and_codes_before_2_2(http, member):
     assert http.delete(f"{KEYPAIRS}/old", token=token).status_code == 202
 
 
-def test_generated_keys_until_2_91(http, member):
-    token = member["token"]
+def test_generated_keys_until_2_91(http, compute_member):
+    token = compute_member["token"]
     made = http.expect(create(http, token, version="2.91", name="gen"), 201)["keypair"]
     assert made["private_key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
     assert made["public_key"].startswith("ssh-rsa ") and made["type"] == "ssh"
@@ -133,8 +109,8 @@ def test_generated_keys_until_2_91(http, member):
     nova_error(r, 400, "badRequest", "public_key")
 
 
-def test_x509_keys(http, member):
-    token = member["token"]
+def test_x509_keys(http, compute_member):
+    token = compute_member["token"]
     r = create(http, token, name="cert", type="x509", public_key=CERT)
     imported = http.expect(r, 201)["keypair"]
     assert imported["type"] == "x509" and imported["fingerprint"] == CERT_SHA1
@@ -162,18 +138,18 @@ def test_x509_keys(http, member):
         ({"name": "k", "public_key": ED25519, "colour": "red"}, "2.2", "colour"),
     ],
 )
-def test_invalid_creates(http, member, fields, version, needle):
-    r = create(http, member["token"], version=version, **fields)
+def test_invalid_creates(http, compute_member, fields, version, needle):
+    r = create(http, compute_member["token"], version=version, **fields)
     assert needle in nova_error(r, 400, "badRequest")
 
 
 @pytest.mark.parametrize("body", [{}, {"keypair": "k"}, [1], {"keypair": {}, "x": 1}])
-def test_malformed_bodies(http, member, body):
-    nova_error(http.post(KEYPAIRS, json=body, token=member["token"]), 400, "badRequest")
+def test_malformed_bodies(http, compute_member, body):
+    nova_error(http.post(KEYPAIRS, json=body, token=compute_member["token"]), 400, "badRequest")
 
 
-def test_names_from_2_92_and_duplicates(http, member):
-    token = member["token"]
+def test_names_from_2_92_and_duplicates(http, compute_member):
+    token = compute_member["token"]
     http.expect(create(http, token, version="2.92", name="me@host.example", public_key=ED25519),
                 201)  # fmt: skip
     r = create(http, token, version="2.92", name="me@host.example", public_key=ED25519)
@@ -184,77 +160,78 @@ def test_names_from_2_92_and_duplicates(http, member):
 # -- users, admins and pages ---------------------------------------------------------------
 
 
-def test_keypairs_belong_to_their_user(http, member, unique):
+def test_keypairs_belong_to_their_user(http, compute_member, unique):
     name = unique("shared-name")
     admin_user = http.validate(http.admin_token).json()["token"]["user"]["id"]
     http.expect(create(http, http.admin_token, name=name, public_key=ED25519), 201)
     try:
-        token = member["token"]
+        token = compute_member["token"]
         assert name not in names(http, token)
         nova_error(http.get(f"{KEYPAIRS}/{name}", token=token), 404, "itemNotFound")
         nova_error(http.delete(f"{KEYPAIRS}/{name}", token=token), 404, "itemNotFound")
         # the same name is free for another user
         http.expect(create(http, token, name=name, public_key=ED25519), 201)
         # a member may not name another user
-        r = http.get(KEYPAIRS, token=token, params={"user_id": admin_user}, headers=mv("2.10"))
+        r = http.get(KEYPAIRS, token=token, params={"user_id": admin_user}, headers=v("2.10"))
         nova_error(r, 403, "forbidden", "os_compute_api:os-keypairs:index")
         r = http.get(f"{KEYPAIRS}/{name}", token=token, params={"user_id": admin_user},
-                     headers=mv("2.10"))  # fmt: skip
+                     headers=v("2.10"))  # fmt: skip
         nova_error(r, 403, "forbidden")
         # before 2.10 user_id is ignored: their own keypair
         r = http.get(f"{KEYPAIRS}/{name}", token=token, params={"user_id": admin_user})
-        assert http.expect(r, 200)["keypair"]["user_id"] == member["user_id"]
+        assert http.expect(r, 200)["keypair"]["user_id"] == compute_member["user_id"]
     finally:
         http.delete(f"{KEYPAIRS}/{name}")
 
 
-def test_admin_acts_for_another_user(http, member):
-    uid = member["user_id"]
+def test_admin_acts_for_another_user(http, compute_member):
+    uid = compute_member["user_id"]
     r = create(http, http.admin_token, version="2.10", name="given", public_key=ED25519,
                user_id=uid)  # fmt: skip
     assert http.expect(r, 201)["keypair"]["user_id"] == uid
-    assert names(http, member["token"]) == ["given"]
-    listed = http.get(KEYPAIRS, params={"user_id": uid}, headers=mv("2.10"))
+    assert names(http, compute_member["token"]) == ["given"]
+    listed = http.get(KEYPAIRS, params={"user_id": uid}, headers=v("2.10"))
     assert [k["keypair"]["name"] for k in http.expect(listed, 200)["keypairs"]] == ["given"]
-    shown = http.get(f"{KEYPAIRS}/given", params={"user_id": uid}, headers=mv("2.10"))
+    shown = http.get(f"{KEYPAIRS}/given", params={"user_id": uid}, headers=v("2.10"))
     assert http.expect(shown, 200)["keypair"]["user_id"] == uid
-    r = http.delete(f"{KEYPAIRS}/given", params={"user_id": uid}, headers=mv("2.10"))
+    r = http.delete(f"{KEYPAIRS}/given", params={"user_id": uid}, headers=v("2.10"))
     assert r.status_code == 204
-    assert names(http, member["token"]) == []
+    assert names(http, compute_member["token"]) == []
     # a member cannot create for someone else
-    r = create(http, member["token"], version="2.10", name="x", public_key=ED25519,
+    r = create(http, compute_member["token"], version="2.10", name="x", public_key=ED25519,
                user_id="someone-else")  # fmt: skip
     nova_error(r, 403, "forbidden")
 
 
-def test_pages_from_2_35(http, member):
-    token = member["token"]
+def test_pages_from_2_35(http, compute_member):
+    token = compute_member["token"]
     for name in ("c", "a", "d", "b"):
         http.expect(create(http, token, name=name, public_key=ED25519), 201)
     assert names(http, token) == ["a", "b", "c", "d"]
-    first = http.get(KEYPAIRS, token=token, params={"limit": 2}, headers=mv("2.35"))
+    first = http.get(KEYPAIRS, token=token, params={"limit": 2}, headers=v("2.35"))
     page = http.expect(first, 200)
     assert [k["keypair"]["name"] for k in page["keypairs"]] == ["a", "b"]
     link = page["keypairs_links"][0]
     assert link["rel"] == "next" and "marker=b" in link["href"]
-    rest = http.get(KEYPAIRS, token=token, params={"marker": "b"}, headers=mv("2.35"))
+    rest = http.get(KEYPAIRS, token=token, params={"marker": "b"}, headers=v("2.35"))
     assert [k["keypair"]["name"] for k in http.expect(rest, 200)["keypairs"]] == ["c", "d"]
-    r = http.get(KEYPAIRS, token=token, params={"marker": "zz"}, headers=mv("2.35"))
+    r = http.get(KEYPAIRS, token=token, params={"marker": "zz"}, headers=v("2.35"))
     nova_error(r, 400, "badRequest", "Marker zz could not be found.")
-    r = http.get(KEYPAIRS, token=token, params={"limit": "x"}, headers=mv("2.35"))
+    r = http.get(KEYPAIRS, token=token, params={"limit": "x"}, headers=v("2.35"))
     nova_error(r, 400, "badRequest", "limit")
     # before 2.35 there are no pages
     assert len(names(http, token, version="2.34", limit=2)) == 4
     # unknown parameters are refused from 2.75
-    r = http.get(KEYPAIRS, token=token, params={"sort": "name"}, headers=mv("2.75"))
+    r = http.get(KEYPAIRS, token=token, params={"sort": "name"}, headers=v("2.75"))
     nova_error(r, 400, "badRequest", "sort")
 
 
-def test_key_pairs_quota(http, member):
+def test_key_pairs_quota(http, compute_member):
     http.expect(
-        http.put(f"{QUOTAS}/{member['project_id']}", json={"quota_set": {"key_pairs": 1}}), 200
+        http.put(f"{QUOTAS}/{compute_member['project_id']}", json={"quota_set": {"key_pairs": 1}}),
+        200,
     )
-    token = member["token"]
+    token = compute_member["token"]
     http.expect(create(http, token, name="one", public_key=ED25519), 201)
     r = create(http, token, name="two", public_key=ED25519)
     nova_error(r, 403, "forbidden", "Quota exceeded, too many key pairs.")

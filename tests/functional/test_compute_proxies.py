@@ -17,9 +17,9 @@ import httpx
 import pytest
 from openstack import connection
 
-from . import servers
+from . import compute
+from .compute import SERVERS, other_project, v, wait_for, wait_gone
 from .http_client import Http
-from .servers import SERVERS, other_project, v, wait_for, wait_gone
 
 C = "/compute/v2.1"
 
@@ -38,7 +38,7 @@ def act(
     http: Http, token: str, server_id: str, body: dict[str, Any], version: str = "2.1"
 ) -> httpx.Response:
     """A server action at this module's microversion, 2.1, unless told otherwise."""
-    return servers.act(http, token, server_id, body, version)
+    return compute.act(http, token, server_id, body, version)
 
 
 def wait_image(http: Any, token: str, image_id: str, status: str) -> dict[str, Any]:

@@ -6,12 +6,10 @@ write what, and the absolute limits a project sees."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
-QUOTAS = "/compute/v2.1/os-quota-sets"
+from .compute import QUOTAS, nova_error, v
+
 CLASSES = "/compute/v2.1/os-quota-class-sets"
 LIMITS = "/compute/v2.1/limits"
 KEYPAIRS = "/compute/v2.1/os-keypairs"
@@ -28,31 +26,6 @@ NETWORK = {"fixed_ips": -1, "floating_ips": -1, "security_groups": -1,
            "security_group_rules": -1}  # fmt: skip
 
 
-def mv(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def nova_error(response, status: int, key: str, message: str | None = None) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {key}, body
-    assert body[key]["code"] == status
-    if message is not None:
-        assert message in body[key]["message"], body
-    return str(body[key]["message"])
-
-
-@pytest.fixture
-def member(http) -> Iterator[dict[str, Any]]:
-    """A fresh project with a member (its quotas are ours to change); reset after."""
-    project = http.make_project()
-    user = http.make_user(project_id=project["id"], role="member")
-    token = http.token(user["name"], user["password"], scope={"project": {"id": project["id"]}})
-    yield {"project_id": project["id"], "name": project["name"], "user_id": user["id"],
-           "token": token}  # fmt: skip
-    http.delete(f"{QUOTAS}/{project['id']}")
-
-
 # -- reading -------------------------------------------------------------------------------
 
 
@@ -64,33 +37,33 @@ def member(http) -> Iterator[dict[str, Any]]:
         ("2.57", CORE),
     ],
 )
-def test_own_quotas_at_each_microversion(http, member, version, expected):
-    url = f"{QUOTAS}/{member['project_id']}"
-    shown = http.expect(http.get(url, token=member["token"], headers=mv(version)), 200)
-    assert shown == {"quota_set": {"id": member["project_id"], **expected}}
-    defaults = http.get(f"{url}/defaults", token=member["token"], headers=mv(version))
+def test_own_quotas_at_each_microversion(http, compute_member, version, expected):
+    url = f"{QUOTAS}/{compute_member['project_id']}"
+    shown = http.expect(http.get(url, token=compute_member["token"], headers=v(version)), 200)
+    assert shown == {"quota_set": {"id": compute_member["project_id"], **expected}}
+    defaults = http.get(f"{url}/defaults", token=compute_member["token"], headers=v(version))
     assert http.expect(defaults, 200) == shown
 
 
-def test_detail_counts_usage(http, member):
-    token = member["token"]
+def test_detail_counts_usage(http, compute_member):
+    token = compute_member["token"]
     body = {"server_group": {"name": "g", "policies": ["affinity"]}}
     http.expect(http.post(GROUPS, json=body, token=token), 200)
-    url = f"{QUOTAS}/{member['project_id']}/detail"
-    detail = http.expect(http.get(url, token=token, headers=mv("2.57")), 200)["quota_set"]
-    assert detail["id"] == member["project_id"]
+    url = f"{QUOTAS}/{compute_member['project_id']}/detail"
+    detail = http.expect(http.get(url, token=token, headers=v("2.57")), 200)["quota_set"]
+    assert detail["id"] == compute_member["project_id"]
     assert detail["server_groups"] == {"limit": 10, "in_use": 1, "reserved": 0}
     assert detail["instances"] == {"limit": 10, "in_use": 0, "reserved": 0}
     assert set(detail) == {"id", *CORE}
 
 
-def test_members_read_only_their_own(http, member):
-    token = member["token"]
+def test_members_read_only_their_own(http, compute_member):
+    token = compute_member["token"]
     admin_project = http.validate(http.admin_token).json()["token"]["project"]["id"]
     for suffix in ("", "/detail"):
         r = http.get(f"{QUOTAS}/{admin_project}{suffix}", token=token)
         nova_error(r, 403, "forbidden", "os_compute_api:os-quota-sets")
-    url = f"{QUOTAS}/{member['project_id']}"
+    url = f"{QUOTAS}/{compute_member['project_id']}"
     r = http.put(url, json={"quota_set": {"instances": 100}}, token=token)
     nova_error(r, 403, "forbidden", "os-quota-sets:update")
     nova_error(http.delete(url, token=token), 403, "forbidden", "os-quota-sets:delete")
@@ -111,13 +84,13 @@ def test_unknown_project_is_400(http):
 # -- writing -------------------------------------------------------------------------------
 
 
-def test_admin_sets_and_resets(http, member):
-    url = f"{QUOTAS}/{member['project_id']}"
-    r = http.put(url, json={"quota_set": {"instances": 3, "cores": "-1"}}, headers=mv("2.57"))
+def test_admin_sets_and_resets(http, compute_member):
+    url = f"{QUOTAS}/{compute_member['project_id']}"
+    r = http.put(url, json={"quota_set": {"instances": 3, "cores": "-1"}}, headers=v("2.57"))
     updated = http.expect(r, 200)["quota_set"]
     assert "id" not in updated
     assert updated == {**CORE, "instances": 3, "cores": -1}
-    shown = http.expect(http.get(url, token=member["token"]), 200)["quota_set"]
+    shown = http.expect(http.get(url, token=compute_member["token"]), 200)["quota_set"]
     assert shown["instances"] == 3 and shown["cores"] == -1
     # the defaults stay the defaults
     assert http.expect(http.get(f"{url}/defaults"), 200)["quota_set"]["instances"] == 10
@@ -125,9 +98,9 @@ def test_admin_sets_and_resets(http, member):
     assert http.expect(http.get(url), 200)["quota_set"]["instances"] == 10
 
 
-def test_user_quotas(http, member):
-    url = f"{QUOTAS}/{member['project_id']}"
-    user = {"user_id": member["user_id"]}
+def test_user_quotas(http, compute_member):
+    url = f"{QUOTAS}/{compute_member['project_id']}"
+    user = {"user_id": compute_member["user_id"]}
     http.expect(http.put(url, json={"quota_set": {"cores": 8}}), 200)
     r = http.put(url, params=user, json={"quota_set": {"cores": 5}})
     assert http.expect(r, 200)["quota_set"]["cores"] == 5
@@ -139,12 +112,12 @@ def test_user_quotas(http, member):
     assert http.expect(http.get(url, params=user), 200)["quota_set"]["cores"] == 8
 
 
-def test_limit_below_usage_needs_force(http, member):
-    token = member["token"]
+def test_limit_below_usage_needs_force(http, compute_member):
+    token = compute_member["token"]
     for name in ("g1", "g2"):
         body = {"server_group": {"name": name, "policies": ["anti-affinity"]}}
         http.expect(http.post(GROUPS, json=body, token=token), 200)
-    url = f"{QUOTAS}/{member['project_id']}"
+    url = f"{QUOTAS}/{compute_member['project_id']}"
     r = http.put(url, json={"quota_set": {"server_groups": 1}})
     nova_error(
         r,
@@ -177,13 +150,15 @@ def test_limit_below_usage_needs_force(http, member):
         ({"quota_set": {}, "extra": 1}, "2.1", "extra"),
     ],
 )
-def test_invalid_updates(http, member, body, version, needle):
-    r = http.put(f"{QUOTAS}/{member['project_id']}", json=body, headers=mv(version))
+def test_invalid_updates(http, compute_member, body, version, needle):
+    r = http.put(f"{QUOTAS}/{compute_member['project_id']}", json=body, headers=v(version))
     assert needle in nova_error(r, 400, "badRequest")
 
 
-def test_network_quotas_settable_before_2_36(http, member):
-    r = http.put(f"{QUOTAS}/{member['project_id']}", json={"quota_set": {"floating_ips": 3}})
+def test_network_quotas_settable_before_2_36(http, compute_member):
+    r = http.put(
+        f"{QUOTAS}/{compute_member['project_id']}", json={"quota_set": {"floating_ips": 3}}
+    )
     assert http.expect(r, 200)["quota_set"]["floating_ips"] == 3
 
 
@@ -191,24 +166,24 @@ def test_quota_classes(http, unique):
     default = http.expect(http.get(f"{CLASSES}/default"), 200)["quota_class_set"]
     no_groups = {k: v for k, v in CORE.items() if not k.startswith("server_group")}
     assert default == {"id": "default", **no_groups, **INJECTED, **NETWORK}
-    v250 = http.expect(http.get(f"{CLASSES}/default", headers=mv("2.50")), 200)["quota_class_set"]
+    v250 = http.expect(http.get(f"{CLASSES}/default", headers=v("2.50")), 200)["quota_class_set"]
     assert v250 == {"id": "default", **CORE, **INJECTED}
-    v257 = http.expect(http.get(f"{CLASSES}/default", headers=mv("2.57")), 200)["quota_class_set"]
+    v257 = http.expect(http.get(f"{CLASSES}/default", headers=v("2.57")), 200)["quota_class_set"]
     assert v257 == {"id": "default", **CORE}
     gold = unique("gold")
-    r = http.put(f"{CLASSES}/{gold}", json={"quota_class_set": {"cores": 64}}, headers=mv("2.57"))
+    r = http.put(f"{CLASSES}/{gold}", json={"quota_class_set": {"cores": 64}}, headers=v("2.57"))
     assert http.expect(r, 200)["quota_class_set"] == {**CORE, "cores": 64}
     assert http.expect(http.get(f"{CLASSES}/{gold}"), 200)["quota_class_set"]["cores"] == 64
     r = http.put(f"{CLASSES}/{gold}", json={"quota_class_set": {"fixed_ips": 1}},
-                 headers=mv("2.50"))  # fmt: skip
+                 headers=v("2.50"))  # fmt: skip
     nova_error(r, 400, "badRequest", "fixed_ips")
 
 
 # -- limits --------------------------------------------------------------------------------
 
 
-def test_limits_at_each_microversion(http, member):
-    token = member["token"]
+def test_limits_at_each_microversion(http, compute_member):
+    token = compute_member["token"]
     body = {"keypair": {"name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFI94"
                         "nu4knryMTeb7dUsDX2HJO/xAgbWf/vm/qCGCb/m k"}}  # fmt: skip
     http.expect(http.post(KEYPAIRS, json=body, token=token), 200)
@@ -226,44 +201,46 @@ def test_limits_at_each_microversion(http, member):
         "totalRAMUsed": 0, "totalFloatingIpsUsed": 0, "totalSecurityGroupsUsed": 0,
         "totalServerGroupsUsed": 1,
     }  # fmt: skip
-    v236 = http.expect(http.get(LIMITS, token=token, headers=mv("2.36")), 200)
+    v236 = http.expect(http.get(LIMITS, token=token, headers=v("2.36")), 200)
     assert "maxTotalFloatingIps" not in v236["limits"]["absolute"]
     assert "maxImageMeta" in v236["limits"]["absolute"]
-    v239 = http.expect(http.get(LIMITS, token=token, headers=mv("2.39")), 200)
+    v239 = http.expect(http.get(LIMITS, token=token, headers=v("2.39")), 200)
     assert "maxImageMeta" not in v239["limits"]["absolute"]
-    v257 = http.expect(http.get(LIMITS, token=token, headers=mv("2.57")), 200)
+    v257 = http.expect(http.get(LIMITS, token=token, headers=v("2.57")), 200)
     assert set(v257["limits"]["absolute"]) == {
         "maxTotalInstances", "maxTotalCores", "maxTotalRAMSize", "maxTotalKeypairs",
         "maxServerMeta", "maxServerGroups", "maxServerGroupMembers", "totalInstancesUsed",
         "totalCoresUsed", "totalRAMUsed", "totalServerGroupsUsed",
     }  # fmt: skip
     # the project's own limits show
-    http.expect(http.put(f"{QUOTAS}/{member['project_id']}",
+    http.expect(http.put(f"{QUOTAS}/{compute_member['project_id']}",
                          json={"quota_set": {"instances": 4}}), 200)  # fmt: skip
     mine = http.expect(http.get(LIMITS, token=token), 200)["limits"]["absolute"]
     assert mine["maxTotalInstances"] == 4
 
 
-def test_other_projects_limits_are_for_admins(http, member):
-    token = member["token"]
+def test_other_projects_limits_are_for_admins(http, compute_member):
+    token = compute_member["token"]
     admin_project = http.validate(http.admin_token).json()["token"]["project"]["id"]
     r = http.get(LIMITS, token=token, params={"tenant_id": admin_project})
     nova_error(r, 403, "forbidden")
     # naming one's own project is fine
-    http.expect(http.get(LIMITS, token=token, params={"tenant_id": member["project_id"]}), 200)
-    http.expect(http.put(f"{QUOTAS}/{member['project_id']}",
+    http.expect(
+        http.get(LIMITS, token=token, params={"tenant_id": compute_member["project_id"]}), 200
+    )
+    http.expect(http.put(f"{QUOTAS}/{compute_member['project_id']}",
                          json={"quota_set": {"cores": 3}}), 200)  # fmt: skip
-    theirs = http.get(LIMITS, params={"tenant_id": member["project_id"]})
+    theirs = http.get(LIMITS, params={"tenant_id": compute_member["project_id"]})
     assert http.expect(theirs, 200)["limits"]["absolute"]["maxTotalCores"] == 3
-    r = http.get(LIMITS, params={"bogus": 1}, headers=mv("2.75"))
+    r = http.get(LIMITS, params={"bogus": 1}, headers=v("2.75"))
     nova_error(r, 400, "badRequest", "bogus")
 
 
 # -- the clients ---------------------------------------------------------------------------
 
 
-def test_quotas_with_openstacksdk(admin_conn, member):
-    project = member["project_id"]
+def test_quotas_with_openstacksdk(admin_conn, compute_member):
+    project = compute_member["project_id"]
     quota = admin_conn.compute.get_quota_set(project)
     assert quota.instances == 10 and quota.key_pairs == 100
     admin_conn.compute.update_quota_set(project, instances=6, ram=2048)
@@ -282,8 +259,8 @@ def test_limits_with_openstacksdk(demo_conn):
     assert limits.rate == []
 
 
-def test_quota_and_limits_commands_of_the_cli(run_cli, member):
-    project = member["project_id"]
+def test_quota_and_limits_commands_of_the_cli(run_cli, compute_member):
+    project = compute_member["project_id"]
     run_cli("quota", "set", "--instances", "7", "--cores", "9", "--key-pairs", "5", project)
     shown = run_cli("quota", "show", "--compute", project)
     values = {row["Resource"]: row["Limit"] for row in shown} if isinstance(shown, list) else shown

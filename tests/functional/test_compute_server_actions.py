@@ -12,7 +12,7 @@ from typing import Any
 from openstack import connection
 
 from .common import eventually
-from .servers import SERVERS, act, other_project, server_body, v, wait_for
+from .compute import SERVERS, act, other_project, server_body, v, wait_for
 
 
 def expect_conflict(response: Any, text: str) -> None:

@@ -6,62 +6,38 @@ offset), isolation between projects, deletion, members added by server create (t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from openstack import exceptions as sdk_exc
 
+from .compute import QUOTAS, nova_error, v
+
 GROUPS = "/compute/v2.1/os-server-groups"
-QUOTAS = "/compute/v2.1/os-quota-sets"
 SERVERS = "/compute/v2.1/servers"
 IMAGES = "/image/v2/images"
 
 
-def mv(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def nova_error(response, status: int, key: str, message: str | None = None) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {key}, body
-    assert body[key]["code"] == status
-    if message is not None:
-        assert message in body[key]["message"], body
-    return str(body[key]["message"])
-
-
-@pytest.fixture
-def member(http) -> Iterator[dict[str, Any]]:
-    """A fresh project with a member (its quotas are ours to change); reset after."""
-    project = http.make_project()
-    user = http.make_user(project_id=project["id"], role="member")
-    token = http.token(user["name"], user["password"], scope={"project": {"id": project["id"]}})
-    yield {"project_id": project["id"], "user_id": user["id"], "token": token}
-    http.delete(f"{QUOTAS}/{project['id']}")
-
-
 def create(http, token, version: str = "2.1", **fields: Any):
-    return http.post(GROUPS, json={"server_group": fields}, token=token, headers=mv(version))
+    return http.post(GROUPS, json={"server_group": fields}, token=token, headers=v(version))
 
 
 # -- bodies and policies -------------------------------------------------------------------
 
 
-def test_bodies_at_each_microversion(http, member):
-    token = member["token"]
+def test_bodies_at_each_microversion(http, compute_member):
+    token = compute_member["token"]
     old = http.expect(create(http, token, name="old", policies=["affinity"]), 200)
     group = old["server_group"]
     assert set(group) == {"id", "name", "policies", "members", "metadata"}
     assert (group["name"], group["policies"], group["members"], group["metadata"]) == (
         "old", ["affinity"], [], {},
     )  # fmt: skip
-    v213 = http.get(f"{GROUPS}/{group['id']}", token=token, headers=mv("2.13"))
+    v213 = http.get(f"{GROUPS}/{group['id']}", token=token, headers=v("2.13"))
     shown = http.expect(v213, 200)["server_group"]
-    assert shown["project_id"] == member["project_id"]
-    assert shown["user_id"] == member["user_id"]
-    v264 = http.get(f"{GROUPS}/{group['id']}", token=token, headers=mv("2.64"))
+    assert shown["project_id"] == compute_member["project_id"]
+    assert shown["user_id"] == compute_member["user_id"]
+    v264 = http.get(f"{GROUPS}/{group['id']}", token=token, headers=v("2.64"))
     new = http.expect(v264, 200)["server_group"]
     assert set(new) == {"id", "name", "policy", "rules", "members", "project_id", "user_id"}
     assert new["policy"] == "affinity" and new["rules"] == {}
@@ -70,12 +46,12 @@ def test_bodies_at_each_microversion(http, member):
                rules={"max_server_per_host": "2"})  # fmt: skip
     ruled = http.expect(r, 200)["server_group"]
     assert ruled["rules"] == {"max_server_per_host": 2} and ruled["policy"] == "anti-affinity"
-    old_view = http.get(f"{GROUPS}/{ruled['id']}", token=token, headers=mv("2.63"))
+    old_view = http.get(f"{GROUPS}/{ruled['id']}", token=token, headers=v("2.63"))
     assert http.expect(old_view, 200)["server_group"]["policies"] == ["anti-affinity"]
 
 
-def test_soft_policies_from_2_15(http, member):
-    token = member["token"]
+def test_soft_policies_from_2_15(http, compute_member):
+    token = compute_member["token"]
     r = create(http, token, "2.14", name="soft", policies=["soft-affinity"])
     nova_error(r, 400, "badRequest", "policies")
     for policy in ("soft-affinity", "soft-anti-affinity"):
@@ -121,20 +97,22 @@ def test_soft_policies_from_2_15(http, member):
         ({"name": "g", "policy": "anti-affinity", "rules": []}, "2.64", "rules"),
     ],
 )
-def test_invalid_creates(http, member, fields, version, needle):
-    assert needle in nova_error(create(http, member["token"], version, **fields), 400, "badRequest")
+def test_invalid_creates(http, compute_member, fields, version, needle):
+    assert needle in nova_error(
+        create(http, compute_member["token"], version, **fields), 400, "badRequest"
+    )
 
 
 @pytest.mark.parametrize("body", [{}, {"server_group": "g"}, [1], {"group": {}}])
-def test_malformed_bodies(http, member, body):
-    nova_error(http.post(GROUPS, json=body, token=member["token"]), 400, "badRequest")
+def test_malformed_bodies(http, compute_member, body):
+    nova_error(http.post(GROUPS, json=body, token=compute_member["token"]), 400, "badRequest")
 
 
 # -- listing, isolation, deletion ----------------------------------------------------------
 
 
-def test_listing_and_pages(http, member, unique):
-    token = member["token"]
+def test_listing_and_pages(http, compute_member, unique):
+    token = compute_member["token"]
     made = [
         http.expect(create(http, token, name=f"g{i}", policies=["affinity"]), 200)["server_group"]
         for i in range(3)
@@ -147,7 +125,7 @@ def test_listing_and_pages(http, member, unique):
     assert [g["id"] for g in http.expect(page, 200)["server_groups"]] == [made[2]["id"]]
     nova_error(http.get(GROUPS, token=token, params={"limit": -1}), 400, "badRequest", "limit")
     nova_error(http.get(GROUPS, token=token, params={"offset": "x"}), 400, "badRequest", "offset")
-    r = http.get(GROUPS, token=token, params={"name": "g0"}, headers=mv("2.75"))
+    r = http.get(GROUPS, token=token, params={"name": "g0"}, headers=v("2.75"))
     nova_error(r, 400, "badRequest", "name")
 
     # admins see every project's with all_projects; a member asking gets their own
@@ -159,8 +137,10 @@ def test_listing_and_pages(http, member, unique):
     assert [g["id"] for g in http.expect(theirs, 200)["server_groups"]] == [g["id"] for g in made]
 
 
-def test_other_projects_groups_do_not_exist(http, member):
-    group = http.expect(create(http, member["token"], name="private", policies=["affinity"]), 200)
+def test_other_projects_groups_do_not_exist(http, compute_member):
+    group = http.expect(
+        create(http, compute_member["token"], name="private", policies=["affinity"]), 200
+    )
     group_id = group["server_group"]["id"]
     demo = http.demo_token
     message = f"Instance group {group_id} could not be found."
@@ -173,8 +153,8 @@ def test_other_projects_groups_do_not_exist(http, member):
     http.expect(http.get(f"{GROUPS}/{group_id}"), 200)
 
 
-def test_delete(http, member):
-    token = member["token"]
+def test_delete(http, compute_member):
+    token = compute_member["token"]
     group = http.expect(create(http, token, name="gone", policies=["affinity"]), 200)
     url = f"{GROUPS}/{group['server_group']['id']}"
     assert http.delete(url, token=token).status_code == 204
@@ -183,10 +163,10 @@ def test_delete(http, member):
     nova_error(http.get(f"{GROUPS}/not-a-uuid", token=token), 404, "itemNotFound")
 
 
-def test_server_groups_quota(http, member):
-    url = f"{QUOTAS}/{member['project_id']}"
+def test_server_groups_quota(http, compute_member):
+    url = f"{QUOTAS}/{compute_member['project_id']}"
     http.expect(http.put(url, json={"quota_set": {"server_groups": 1}}), 200)
-    token = member["token"]
+    token = compute_member["token"]
     http.expect(create(http, token, name="one", policies=["affinity"]), 200)
     r = create(http, token, name="two", policies=["affinity"])
     nova_error(r, 403, "forbidden", "Quota exceeded, too many server groups.")
@@ -210,12 +190,12 @@ def _boot(http, token, image_id: str, group_id: str, name: str):
         "server": {"name": name, "imageRef": image_id, "flavorRef": "42", "networks": "none"},
         "os:scheduler_hints": {"group": group_id},
     }
-    return http.post(SERVERS, json=body, token=token, headers=mv("2.37"))
+    return http.post(SERVERS, json=body, token=token, headers=v("2.37"))
 
 
-def test_servers_join_their_group_up_to_the_quota(http, member):
-    token = member["token"]
-    url = f"{QUOTAS}/{member['project_id']}"
+def test_servers_join_their_group_up_to_the_quota(http, compute_member):
+    token = compute_member["token"]
+    url = f"{QUOTAS}/{compute_member['project_id']}"
     http.expect(http.put(url, json={"quota_set": {"server_group_members": 2}}), 200)
     group = http.expect(create(http, token, name="members", policies=["anti-affinity"]), 200)
     group_id = group["server_group"]["id"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .servers import SERVERS, other_project, server_body, v, wait_for, wait_gone
+from .compute import SERVERS, other_project, server_body, v, wait_for, wait_gone
 
 
 def fault(response: Any, status: int, key: str) -> str:

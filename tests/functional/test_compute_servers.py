@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from openstack import connection
 
-from .servers import SERVERS, other_project, v, wait_for, wait_gone
+from .compute import SERVERS, other_project, v, wait_for, wait_gone
 
 
 def private_network(conn: connection.Connection) -> Any:

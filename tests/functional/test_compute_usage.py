@@ -19,23 +19,14 @@ from nubo.compute import models as m
 from nubo.config import Config
 from nubo.db.engine import Database
 
+from .compute import nova_error, v
+
 NOVA = "/compute/v2.1"
 USAGE = f"{NOVA}/os-simple-tenant-usage"
 MIGRATIONS = f"{NOVA}/os-migrations"
 T0 = dt.datetime(2023, 3, 1, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 PERIOD = "start=2023-03-01T00:00:00&end=2023-03-01T10:00:00"
-
-
-def mv(version: str) -> dict[str, str]:
-    return {"OpenStack-API-Version": f"compute {version}"}
-
-
-def nova_error(r, status: int) -> str:
-    assert r.status_code == status, r.text
-    key = {400: "badRequest", 403: "forbidden", 404: "itemNotFound"}[status]
-    assert r.json()[key]["code"] == status
-    return str(r.json()[key]["message"])
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +136,7 @@ def test_usage_with_an_empty_tenant_id(http, servers):
     (Tempest's test_get_usage_tenant_with_empty_tenant_id), not the list."""
     servers(uuid.uuid4().hex, T0)
     nova_error(http.get(f"{USAGE}/?{PERIOD}"), 404)
-    nova_error(http.get(f"{USAGE}/", headers=mv("2.40")), 404)
+    nova_error(http.get(f"{USAGE}/", headers=v("2.40")), 404)
     # without the slash it is still the list
     assert http.expect(http.get(f"{USAGE}?{PERIOD}"), 200)["tenant_usages"]
 
@@ -157,18 +148,18 @@ def test_usage_pages_over_servers(http, servers):
     url = f"{USAGE}/{project}?{PERIOD}&limit=2"
     pages = 0
     while url:
-        body = http.expect(http.get(url, headers=mv("2.40")), 200)
+        body = http.expect(http.get(url, headers=v("2.40")), 200)
         seen += [u["instance_id"] for u in body["tenant_usage"].get("server_usages", [])]
         links = body.get("tenant_usage_links", [])
         url = links[0]["href"] if links else ""
         pages += 1
     assert seen == made and pages == 2
-    r = http.get(f"{USAGE}?{PERIOD}&limit=1", headers=mv("2.40"))
+    r = http.get(f"{USAGE}?{PERIOD}&limit=1", headers=v("2.40"))
     assert http.expect(r, 200)["tenant_usages_links"][0]["rel"] == "next"
     # before 2.40 no links
-    r = http.get(f"{USAGE}/{project}?{PERIOD}&limit=1", headers=mv("2.39"))
+    r = http.get(f"{USAGE}/{project}?{PERIOD}&limit=1", headers=v("2.39"))
     assert "tenant_usage_links" not in http.expect(r, 200)
-    r = http.get(f"{USAGE}?{PERIOD}&marker={uuid.uuid4()}", headers=mv("2.40"))
+    r = http.get(f"{USAGE}?{PERIOD}&marker={uuid.uuid4()}", headers=v("2.40"))
     assert "Marker" in nova_error(r, 400)
 
 
@@ -176,10 +167,10 @@ def test_usage_query_errors(http):
     r = http.get(f"{USAGE}?start=2023-03-02T00:00:00&end=2023-03-01T00:00:00")
     assert "start time cannot occur after the end time" in nova_error(r, 400)
     assert "start" in nova_error(http.get(f"{USAGE}?start=yesterday"), 400)
-    assert "bogus" in nova_error(http.get(f"{USAGE}?bogus=1", headers=mv("2.75")), 400)
+    assert "bogus" in nova_error(http.get(f"{USAGE}?bogus=1", headers=v("2.75")), 400)
     # unknown parameters are ignored before 2.75
-    http.expect(http.get(f"{USAGE}?bogus=1&{PERIOD}", headers=mv("2.74")), 200)
-    assert "limit" in nova_error(http.get(f"{USAGE}?limit=x", headers=mv("2.40")), 400)
+    http.expect(http.get(f"{USAGE}?bogus=1&{PERIOD}", headers=v("2.74")), 200)
+    assert "limit" in nova_error(http.get(f"{USAGE}?limit=x", headers=v("2.40")), 400)
 
 
 def test_usage_cli(run_cli, servers, demo_project):
@@ -222,7 +213,7 @@ def migrations(db) -> Iterator[Callable[..., m.Migration]]:
 def test_migration_fields_by_microversion(http, migrations):
     row = migrations(migration_type="live-migration", status="running")
     url = f"{MIGRATIONS}?instance_uuid={row.server_id}"
-    (old,) = http.expect(http.get(url, headers=mv("2.1")), 200)["migrations"]
+    (old,) = http.expect(http.get(url, headers=v("2.1")), 200)["migrations"]
     assert old["id"] == row.id and old["instance_uuid"] == row.server_id
     assert (old["source_compute"], old["dest_compute"], old["status"]) == (
         "mig-src",
@@ -231,12 +222,12 @@ def test_migration_fields_by_microversion(http, migrations):
     )
     assert old["old_instance_type_id"] == 1 and old["new_instance_type_id"] == 2
     assert not {"migration_type", "uuid", "links", "user_id", "project_id"} & set(old)
-    (v223,) = http.expect(http.get(url, headers=mv("2.23")), 200)["migrations"]
+    (v223,) = http.expect(http.get(url, headers=v("2.23")), 200)["migrations"]
     assert v223["migration_type"] == "live-migration"
     assert v223["links"][0]["href"].endswith(f"/servers/{row.server_id}/migrations/{row.id}")
-    (v259,) = http.expect(http.get(url, headers=mv("2.59")), 200)["migrations"]
+    (v259,) = http.expect(http.get(url, headers=v("2.59")), 200)["migrations"]
     assert v259["uuid"] == row.uuid and "user_id" not in v259
-    (v280,) = http.expect(http.get(url, headers=mv("2.80")), 200)["migrations"]
+    (v280,) = http.expect(http.get(url, headers=v("2.80")), 200)["migrations"]
     assert (v280["user_id"], v280["project_id"]) == ("mig-user", "mig-project")
 
 
@@ -246,7 +237,7 @@ def test_migration_filters_and_paging(http, migrations):
     other = migrations(source_compute="mig-elsewhere", dest_compute="mig-far")
 
     def ids(query: str, version: str = "2.80") -> list[int]:
-        body = http.expect(http.get(f"{MIGRATIONS}?{query}", headers=mv(version)), 200)
+        body = http.expect(http.get(f"{MIGRATIONS}?{query}", headers=v(version)), 200)
         return [mig["id"] for mig in body["migrations"]]
 
     assert ids(f"instance_uuid={server}") == [r.id for r in reversed(rows)]  # newest first
@@ -260,19 +251,19 @@ def test_migration_filters_and_paging(http, migrations):
     seen: list[int] = []
     url = f"{MIGRATIONS}?instance_uuid={server}&limit=1"
     while url:
-        body = http.expect(http.get(url, headers=mv("2.59")), 200)
+        body = http.expect(http.get(url, headers=v("2.59")), 200)
         seen += [mig["id"] for mig in body["migrations"]]
         links = body.get("migrations_links", [])
         url = links[0]["href"] if links else ""
     assert seen == [r.id for r in reversed(rows)]
-    r = http.get(f"{MIGRATIONS}?marker={uuid.uuid4()}", headers=mv("2.59"))
+    r = http.get(f"{MIGRATIONS}?marker={uuid.uuid4()}", headers=v("2.59"))
     assert "Marker" in nova_error(r, 400)
-    assert "bogus" in nova_error(http.get(f"{MIGRATIONS}?bogus=1", headers=mv("2.59")), 400)
-    nova_error(http.get(f"{MIGRATIONS}?user_id=x", headers=mv("2.79")), 400)
+    assert "bogus" in nova_error(http.get(f"{MIGRATIONS}?bogus=1", headers=v("2.59")), 400)
+    nova_error(http.get(f"{MIGRATIONS}?user_id=x", headers=v("2.79")), 400)
     future = "2999-01-01T00:00:00Z"
     assert ids(f"instance_uuid={server}&changes-since={future}", "2.59") == []
     r = http.get(f"{MIGRATIONS}?changes-since={future}&changes-before=2000-01-01T00:00:00Z",
-                 headers=mv("2.66"))  # fmt: skip
+                 headers=v("2.66"))  # fmt: skip
     assert "changes-since" in nova_error(r, 400)
 
 

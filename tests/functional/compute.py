@@ -1,7 +1,7 @@
-"""Helpers for the compute tests that work on servers over raw HTTP: the servers path,
-the microversion header, a server's body, waiting until a server settles in a status or
-is gone, posting a server action, and a member of another project. The ``boot``
-fixture (conftest.py) makes servers with them."""
+"""Helpers for the compute tests over raw HTTP: the microversion header, Nova's error
+body, a server's body, waiting until a server settles in a status or is gone, posting a
+server action, and a member of another project. The ``boot`` and ``compute_member``
+fixtures (conftest.py) use them."""
 
 from __future__ import annotations
 
@@ -15,11 +15,36 @@ from .common import eventually
 from .http_client import Http
 
 SERVERS = "/compute/v2.1/servers"
+QUOTAS = "/compute/v2.1/os-quota-sets"
+# Nova's error body: {"<key>": {"code": status, "message": ...}}
+ERROR_KEYS = {
+    400: "badRequest",
+    403: "forbidden",
+    404: "itemNotFound",
+    409: "conflictingRequest",
+    413: "overLimit",
+    501: "notImplemented",
+}
 
 
 def v(version: str) -> dict[str, str]:
     """The header asking for compute microversion ``version``."""
     return {"OpenStack-API-Version": f"compute {version}"}
+
+
+def nova_error(
+    response: httpx.Response, status: int, key: str | None = None, message: str | None = None
+) -> str:
+    """Assert Nova's error body (one ``key``, by default the status's usual one, with the
+    status as its code and ``message`` in its message); the message."""
+    assert response.status_code == status, response.text
+    key = key or ERROR_KEYS[status]
+    body = response.json()
+    assert set(body) == {key}, body
+    assert body[key]["code"] == status
+    if message is not None:
+        assert message in body[key]["message"], body
+    return str(body[key]["message"])
 
 
 def server_body(http: Http, token: str, server_id: str, version: str = "2.96") -> Any:
