@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
+from clouds import password_token
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "system"))  # computelab: the tests' own cloud
@@ -70,30 +70,6 @@ def wait(what: str, condition: Callable[[], Any], timeout: float, step: float = 
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what}: not after {timeout:.0f} s")
         time.sleep(step)
-
-
-def token(cloud: ComputeCloud, name: str) -> tuple[str, str]:
-    """A project-scoped token of clouds.yaml's ``name`` entry, and its project id."""
-    clouds = yaml.safe_load((cloud.data_dir / "clouds.yaml").read_text())["clouds"]
-    auth = clouds[name]["auth"]
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": auth["username"],
-                        "domain": {"id": "default"},
-                        "password": auth["password"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": auth["project_name"], "domain": {"id": "default"}}},
-        }
-    }
-    r = httpx.post(auth["auth_url"] + "/auth/tokens", json=body, timeout=30)
-    r.raise_for_status()
-    return r.headers["x-subject-token"], r.json()["token"]["project"]["id"]
 
 
 def api(cloud: ComputeCloud, tok: str) -> httpx.Client:
@@ -132,7 +108,7 @@ def bench_fake(workdir: Path, servers: int, clients: int, networks: str) -> dict
     try:
         say("starting nubo (fake compute and network drivers) ...")
         cloud.up()
-        tok, project = token(cloud, "nubo")
+        tok, project = password_token(cloud.data_dir, "nubo")
         with api(cloud, tok) as admin:
             quota = {"quota_set": {"instances": -1, "cores": -1, "ram": -1}}
             call(admin, "PUT", f"/compute/v2.1/os-quota-sets/{project}", json=quota)
@@ -298,7 +274,7 @@ def bench_real(workdir: Path, driver: str, boots: int) -> dict[str, Any]:
         cloud.open_default_group()  # TCP 22 (and ICMP) from anywhere, the DHCP port too
         private = cloud.demo.network.find_network("private", ignore_missing=False)
         ns = f"nubo-dhcp-{private.id}"
-        tok, _ = token(cloud, "nubo-demo")
+        tok, _ = password_token(cloud.data_dir, "nubo-demo")
         to_active: list[float] = []
         to_banner: list[float] = []
         with api(cloud, tok) as client:

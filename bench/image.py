@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
+from clouds import password_token
 
 ROOT = Path(__file__).resolve().parents[1]
 NUBO = ROOT / ".venv" / "bin" / "nubo"
@@ -81,27 +81,6 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def token(auth: dict[str, str]) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": auth["username"],
-                        "domain": {"id": "default"},
-                        "password": auth["password"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": auth["project_name"], "domain": {"id": "default"}}},
-        }
-    }
-    r = httpx.post(auth["auth_url"] + "/auth/tokens", json=body, timeout=30)
-    r.raise_for_status()
-    return r.headers["x-subject-token"]
-
-
 def file_chunks(path: Path):  # type: ignore[no-untyped-def]
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -150,9 +129,7 @@ def main() -> int:
     )
     try:
         pid = int((data / "nubo.pid").read_text().split()[0])
-        clouds = yaml.safe_load((data / "clouds.yaml").read_text())
-        auth = clouds["clouds"]["nubo"]["auth"]
-        headers = {"X-Auth-Token": token(auth)}
+        headers = {"X-Auth-Token": password_token(data)[0]}
         base = f"http://{bind}/image/v2/images"
         with httpx.Client(timeout=600, headers=headers) as client:
             rss_before = peak_rss_kib(pid)
@@ -188,7 +165,7 @@ def main() -> int:
             assert out.stat().st_size == size, "download size differs"
             drop_copy(out)
     finally:
-        subprocess.run([str(NUBO), "down", "--data-dir", str(data)], check=False)
+        subprocess.run([str(NUBO), "down", "--purge", "--data-dir", str(data)], check=False)
 
     print()
     print(f"{'path':<14} {'seconds':>8} {'MB/s':>8} {'vs cp':>7} {'vs cp+fsync':>12}")

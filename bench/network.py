@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
+from clouds import password_token
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "nubobench-host"
@@ -129,28 +129,10 @@ class Nubo:
             self.started = False
 
     def client(self) -> httpx.Client:
-        auth = yaml.safe_load((self.data / "clouds.yaml").read_text())["clouds"]["nubo"]["auth"]
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": auth["username"],
-                            "domain": {"id": "default"},
-                            "password": auth["password"],
-                        }
-                    },
-                },
-                "scope": {"project": {"name": auth["project_name"], "domain": {"id": "default"}}},
-            }
-        }
-        r = httpx.post(auth["auth_url"] + "/auth/tokens", json=body, timeout=30)
-        r.raise_for_status()
-        self.project_id = r.json()["token"]["project"]["id"]
+        token, self.project_id = password_token(self.data)
         return httpx.Client(
             base_url=f"http://{self.bind}/network/v2.0",
-            headers={"X-Auth-Token": r.headers["x-subject-token"]},
+            headers={"X-Auth-Token": token},
             timeout=120,
         )
 
